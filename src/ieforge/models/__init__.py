@@ -1,0 +1,54 @@
+"""Model backends and how a model name becomes a loaded backend."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ieforge.errors import ModelNotFoundError
+from ieforge.models.base import Backend, Chat, Generation, Message
+from ieforge.models.catalogue import CATALOGUE, DEFAULT_MODEL, CatalogueEntry, file_sha256, find_entry
+
+__all__ = [
+    "CATALOGUE",
+    "DEFAULT_MODEL",
+    "Backend",
+    "CatalogueEntry",
+    "Chat",
+    "Generation",
+    "Message",
+    "load_model",
+]
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def load_model(name_or_path: str | None = None, *, device: str = "auto", dtype: str = "auto") -> Backend:
+    """Load a model by catalogue name, local GGUF file, local model directory or Hugging Face hub id.
+
+    Catalogue models are checked against their pinned sha256 before loading.
+    """
+    from ieforge.models.transformers import TransformersBackend
+
+    name = (name_or_path or DEFAULT_MODEL).strip()
+    entry = find_entry(name)
+    if entry is not None:
+        gguf = entry.weight_file()
+        return TransformersBackend.from_gguf(gguf, sha256=entry.sha256, name=entry.name, device=device, dtype=dtype)
+    path = Path(name).expanduser()
+    if path.is_file():
+        if path.suffix.lower() != ".gguf":
+            raise ModelNotFoundError(f"'{name}' is a file but not a .gguf file; pass a GGUF file or a model directory")
+        return TransformersBackend.from_gguf(path, sha256=file_sha256(path), name=path.name, device=device, dtype=dtype)
+    if path.is_dir():
+        ggufs = sorted(path.glob("*.gguf"))
+        if not (path / "config.json").is_file() and len(ggufs) == 1:
+            g = ggufs[0]
+            return TransformersBackend.from_gguf(g, sha256=file_sha256(g), name=g.name, device=device, dtype=dtype)
+        return TransformersBackend.from_pretrained(str(path), name=path.name, device=device, dtype=dtype)
+    if _HUB_ID.match(name) and not name.startswith((".", "/", "~")):
+        return TransformersBackend.from_pretrained(name, name=name, device=device, dtype=dtype)
+    known = ", ".join(e.name for e in CATALOGUE)
+    raise ModelNotFoundError(
+        f"unknown model '{name}': not a catalogue name ({known}), an existing path, or a hub id like org/name"
+    )

@@ -1,0 +1,90 @@
+"""The one interface every model backend implements. Tasks talk to models only through it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypedDict, runtime_checkable
+
+
+class Message(TypedDict):
+    role: str
+    """"system", "user" or "assistant"."""
+    content: str
+
+
+Chat = list[Message]
+
+
+@dataclass
+class Generation:
+    """One generated answer with per-token log-probabilities.
+
+    ``token_spans[i]`` is the (start, end) character range of generated token ``i`` inside ``text``;
+    ``token_logprobs[i]`` is its log-probability under the model. ``text`` starts with the assistant
+    prefix the caller asked for (if any), which has no tokens of its own.
+    """
+
+    text: str
+    token_logprobs: list[float] = field(default_factory=list)
+    token_spans: list[tuple[int, int]] = field(default_factory=list)
+    finished: bool = True
+    """False when generation stopped at the token limit rather than at end-of-turn."""
+
+    def mean_logprob(self, start: int, end: int) -> float | None:
+        """Mean log-probability of the tokens overlapping ``text[start:end]`` (None if none do)."""
+        vals = [lp for (s, e), lp in zip(self.token_spans, self.token_logprobs) if s < end and e > start]
+        return sum(vals) / len(vals) if vals else None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A language model ieforge can prompt.
+
+    Implementations: :class:`ieforge.models.transformers.TransformersBackend`. A new backend (llama.cpp,
+    an OpenAI-compatible server) implements these methods and nothing else.
+    """
+
+    name: str
+
+    @property
+    def context_length(self) -> int:
+        """Maximum tokens (prompt + answer) the model accepts."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens ``text`` costs inside a prompt."""
+        ...
+
+    def generate(
+        self,
+        chats: Sequence[Chat],
+        *,
+        max_new_tokens: int = 128,
+        temperature: float = 0.0,
+        assistant_prefix: str = "",
+        stop: Sequence[str] = (),
+        batch_size: int = 8,
+    ) -> list[Generation]:
+        """Answer each chat (the model's chat template applies); greedy when ``temperature`` is 0.
+
+        ``assistant_prefix`` is text the answer is forced to start with (e.g. ``"["``). Generation of an
+        answer ends at the first of the ``stop`` strings, which is kept at the end of the text.
+        """
+        ...
+
+    def score_continuations(
+        self, chats: Sequence[Chat], continuations: Sequence[str], *, batch_size: int = 8
+    ) -> list[list[float]]:
+        """Log-probability of each continuation as the start of the assistant's answer, for every chat.
+
+        Returns one row per chat, one summed log-probability per continuation.
+        """
+        ...
+
+    def next_token_logprobs(
+        self, chats: Sequence[Chat], options: Sequence[str], *, assistant_prefix: str = "", batch_size: int = 8
+    ) -> list[dict[str, float]]:
+        """Log-probability of each option's first token as the next token of the answer (one forward pass
+        per chat). Options whose first tokens coincide share a score."""
+        ...
