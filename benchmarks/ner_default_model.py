@@ -37,7 +37,12 @@ def worker(args: argparse.Namespace) -> dict[str, object]:
     backend = load_model(args.model)
     load_s = time.perf_counter() - t0
     task = NERTask(backend, prompt=args.prompt, batch_size=args.batch_size)
-    out: dict[str, object] = {"model": args.model, "prompt": task.prompt.id, "load_seconds": load_s, "domains": {}}
+    out: dict[str, object] = {
+        "model": args.model,
+        "prompt": task.prompt.id,
+        "load_seconds": load_s,
+        "domains": {},
+    }
     total, seconds, sentences = PRF(), 0.0, 0
     for domain in args.domains:
         folder = Path(args.data_dir) / domain / "instructuie_format"
@@ -48,16 +53,28 @@ def worker(args: argparse.Namespace) -> dict[str, object]:
         dt = time.perf_counter() - t
         gold = [[s for s in e.entities if s.label in labels] for e in examples]
         prf = span_prf(gold, [r.entities for r in results])
-        stats = {k: sum(getattr(r.stats, k) for r in results) for k in ("answers", "strings", "unparsed", "ungrounded")}
+        stats = {
+            k: sum(getattr(r.stats, k) for r in results)
+            for k in ("answers", "strings", "unparsed", "ungrounded")
+        }
         out["domains"][domain] = {  # type: ignore[index]
-            "sentences": len(examples), "types": len(labels), "seconds_per_sentence": dt / len(examples),
-            "precision": prf.precision, "recall": prf.recall, "f1": prf.f1, **stats,
+            "sentences": len(examples),
+            "types": len(labels),
+            "seconds_per_sentence": dt / len(examples),
+            "precision": prf.precision,
+            "recall": prf.recall,
+            "f1": prf.f1,
+            **stats,
         }
         total += prf
         seconds += dt
         sentences += len(examples)
-        print(f"  {args.model} {task.prompt.id} {domain}: F1 {100 * prf.f1:.1f} "
-              f"({dt / len(examples):.1f} s/sentence)", file=sys.stderr, flush=True)
+        print(
+            f"  {args.model} {task.prompt.id} {domain}: F1 {100 * prf.f1:.1f} "
+            f"({dt / len(examples):.1f} s/sentence)",
+            file=sys.stderr,
+            flush=True,
+        )
     f1s = [d["f1"] for d in out["domains"].values()]  # type: ignore[attr-defined]
     out["avg_f1"] = sum(f1s) / len(f1s)
     out["micro"] = {"precision": total.precision, "recall": total.recall, "f1": total.f1}
@@ -90,21 +107,44 @@ def main() -> None:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     for model in args.models.split(","):
         for prompt in args.prompts.split(","):
-            cmd = [sys.executable, __file__, "--worker", "--model", model, "--prompt", prompt,
-                   "--domains", ",".join(args.domains), "--split", args.split, "--limit", str(args.limit),
-                   "--batch-size", str(args.batch_size), "--threads", str(args.threads), "--data-dir", args.data_dir]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--worker",
+                "--model",
+                model,
+                "--prompt",
+                prompt,
+                "--domains",
+                ",".join(args.domains),
+                "--split",
+                args.split,
+                "--limit",
+                str(args.limit),
+                "--batch-size",
+                str(args.batch_size),
+                "--threads",
+                str(args.threads),
+                "--data-dir",
+                args.data_dir,
+            ]
             proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
             if proc.returncode != 0:
                 print(f"{model} {prompt}: failed (exit {proc.returncode})", file=sys.stderr)
                 continue
             rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-            out_path.write_text(json.dumps({"split": args.split, "limit": args.limit, "runs": rows}, indent=1))
+            out_path.write_text(
+                json.dumps({"split": args.split, "limit": args.limit, "runs": rows}, indent=1)
+            )
     print(markdown(rows))
 
 
 def markdown(rows: list[dict]) -> str:  # type: ignore[type-arg]
-    lines = ["| model | prompt | AI F1 | literature F1 | music F1 | avg F1 | micro P / R | s/sentence | peak RSS GB |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | prompt | AI F1 | literature F1 | music F1 | avg F1 | micro P / R | s/sentence "
+        "| peak RSS GB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         d = r["domains"]
         f = [f"{100 * d[k]['f1']:.1f}" if k in d else "-" for k in DOMAINS]

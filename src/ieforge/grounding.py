@@ -6,24 +6,30 @@ Unicode text (accents, CJK, emoji).
 
 from __future__ import annotations
 
+import itertools
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 
 def _is_word(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
+    # Combining marks (the diaeresis of a decomposed "ë", Indic vowel signs) belong to the word they follow.
+    return ch.isalnum() or ch == "_" or unicodedata.category(ch).startswith("M")
+
+
+def _cuts_word(left: str, right: str) -> bool:
+    """Whether a boundary between the characters ``left`` and ``right`` would cut a word in two."""
+    # CJK and similar scripts have no spaces between words: accept any position there.
+    return _is_word(left) and _is_word(right) and not (_is_unspaced(left) or _is_unspaced(right))
 
 
 def _on_boundaries(text: str, start: int, end: int) -> bool:
     """A match must not cut a word in two: 'US' is not found inside 'USA' or 'bus'."""
-    if start > 0 and _is_word(text[start]) and _is_word(text[start - 1]):
-        # CJK and similar scripts have no spaces between words: accept any position there.
-        return _is_unspaced(text[start]) or _is_unspaced(text[start - 1])
-    if end < len(text) and _is_word(text[end - 1]) and _is_word(text[end]):
-        return _is_unspaced(text[end - 1]) or _is_unspaced(text[end])
-    return True
+    if start > 0 and _cuts_word(text[start - 1], text[start]):
+        return False
+    return not (end < len(text) and _cuts_word(text[end - 1], text[end]))
 
 
 def _is_unspaced(ch: str) -> bool:
@@ -42,14 +48,16 @@ def _is_unspaced(ch: str) -> bool:
 def _tolerant_pattern(needle: str) -> re.Pattern[str] | None:
     """Whitespace- and case-tolerant pattern: 'barack  obama' matches 'Barack Obama', "Obama's" matches
     "Obama 's" (tokenized corpora put spaces around punctuation)."""
-    parts = re.findall(r"\w+|[^\w\s]", needle)
+    parts = list(re.finditer(r"\w+|[^\w\s]", needle))
     if not parts:
         return None
-    pieces = [re.escape(parts[0])]
-    for prev, cur in zip(parts, parts[1:]):
-        word_to_word = _is_word(prev[-1]) and _is_word(cur[0])
-        pieces.append(r"\s+" if word_to_word else r"\s*")
-        pieces.append(re.escape(cur))
+    pieces = [re.escape(parts[0].group())]
+    for prev, cur in itertools.pairwise(parts):
+        # Words the needle separates by spaces need a space in the text too; anything else (punctuation, a
+        # combining mark after its letter) may be written with or without spaces in between.
+        spaced = cur.start() > prev.end() and _is_word(prev.group()[-1]) and _is_word(cur.group()[0])
+        pieces.append(r"\s+" if spaced else r"\s*")
+        pieces.append(re.escape(cur.group()))
     return re.compile("".join(pieces), re.IGNORECASE)
 
 
@@ -101,7 +109,8 @@ class Chunk:
         return self.start + len(self.text)
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])[\"')\]]*\s+|\n\s*\n|\n")
+# CJK full stops end a sentence even when no space follows (Japanese and Chinese put none).
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|(?<=[。！？])[」』）\"')\]]*\s*|\n\s*\n|\n")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -147,7 +156,14 @@ def chunk_text(
         chunks.append(Chunk(units[i][0], text[units[i][0] : units[j][1]]))
         if j + 1 >= len(units):
             break
-        i = max(i + 1, j + 1 - overlap_sentences)
+        # Overlap by as many sentences as fit next to the following one: a chunk that could not reach past
+        # the previous one would only repeat it.
+        nxt = j + 1
+        for ov in range(min(overlap_sentences, j - i), 0, -1):
+            if count_tokens(text[units[j + 1 - ov][0] : units[j + 1][1]]) <= max_tokens:
+                nxt = j + 1 - ov
+                break
+        i = nxt
     return chunks
 
 
@@ -155,11 +171,17 @@ def _split_words(
     text: str, start: int, end: int, max_tokens: int, count_tokens: Callable[[str], int]
 ) -> list[tuple[int, int]]:
     pieces: list[tuple[int, int]] = []
-    words = [(m.start(), m.end()) for m in re.finditer(r"\S+\s*", text[start:end])]
+    # The first piece keeps the sentence's leading whitespace so that the pieces cover it without gaps.
+    words = [(m.start(), m.end()) for m in re.finditer(r"\s*\S+\s*", text[start:end])]
+    if not words:
+        return [(start, end)]
     cur = 0
     while cur < len(words):
         nxt = cur + 1
-        while nxt < len(words) and count_tokens(text[start + words[cur][0] : start + words[nxt][1]]) <= max_tokens:
+        while (
+            nxt < len(words)
+            and count_tokens(text[start + words[cur][0] : start + words[nxt][1]]) <= max_tokens
+        ):
             nxt += 1
         pieces.append((start + words[cur][0], start + words[nxt - 1][1]))
         cur = nxt

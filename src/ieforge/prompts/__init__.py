@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -56,14 +57,14 @@ def available_prompts(task: str) -> list[str]:
 @lru_cache(maxsize=64)
 def load_ner_prompt(name: str) -> NERPrompt:
     """Load a packaged NER prompt by name (``uniner``, ``uniner-json``) or from a YAML file path."""
-    import os
-
-    if os.path.isfile(name):
-        source, raw = name, open(name, encoding="utf-8").read()
+    if Path(name).is_file():
+        source, raw = name, Path(name).read_text(encoding="utf-8")
     else:
-        path = resources.files("ieforge.prompts").joinpath("ner", f"{name}.yaml")
+        path = resources.files("ieforge.prompts").joinpath("ner").joinpath(f"{name}.yaml")
         if not path.is_file():
-            raise InputError(f"unknown NER prompt '{name}' (available: {', '.join(available_prompts('ner'))})")
+            raise InputError(
+                f"unknown NER prompt '{name}' (available: {', '.join(available_prompts('ner'))})"
+            )
         source, raw = f"ner/{name}.yaml", path.read_text(encoding="utf-8")
     try:
         return NERPrompt.model_validate(yaml.safe_load(raw))

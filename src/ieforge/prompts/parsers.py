@@ -46,7 +46,14 @@ def _read_quoted(raw: str, i: int) -> tuple[str, int, bool]:
         if ch == "\\" and j + 1 < len(raw):
             nxt = raw[j + 1]
             if nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", raw[j + 2 : j + 6] or ""):
-                out.append(chr(int(raw[j + 2 : j + 6], 16)))
+                cp = int(raw[j + 2 : j + 6], 16)
+                low = raw[j + 8 : j + 12] if raw[j + 6 : j + 8] == "\\u" else ""
+                if 0xD800 <= cp <= 0xDBFF and re.fullmatch(r"[dD][c-fC-F][0-9a-fA-F]{2}", low):
+                    # JSON writes characters outside the BMP (emoji) as a surrogate pair: "\ud83d\ude00"
+                    out.append(chr(0x10000 + ((cp - 0xD800) << 10) + (int(low, 16) - 0xDC00)))
+                    j += 12
+                    continue
+                out.append(chr(cp))
                 j += 6
                 continue
             out.append(_ESCAPES.get(nxt, "\\" + nxt))
@@ -54,7 +61,13 @@ def _read_quoted(raw: str, i: int) -> tuple[str, int, bool]:
             continue
         if ch == quote:
             # A single quote inside a word (Obama's) is an apostrophe, not the end of the string.
-            if quote == "'" and j + 1 < len(raw) and raw[j + 1].isalnum() and j > i + 1 and raw[j - 1].isalnum():
+            if (
+                quote == "'"
+                and j + 1 < len(raw)
+                and raw[j + 1].isalnum()
+                and j > i + 1
+                and raw[j - 1].isalnum()
+            ):
                 out.append(ch)
                 j += 1
                 continue
@@ -87,14 +100,15 @@ def parse_string_list(raw: str | None) -> ParsedList:
         # A single quoted string is an answer too: "Barack Obama"
         m = re.match(r'\s*(["\'])', text)
         if m:
-            value, _end, closed = _read_quoted(text, m.start(1))
+            value, after, closed = _read_quoted(text, m.start(1))
             if closed and value.strip():
                 result.ok = True
-                result.items.append(ParsedString(value, m.start(1) + 1, m.start(1) + 1 + len(value)))
+                result.items.append(ParsedString(value, m.start(1) + 1, after - 1))
         return result
     result.ok = True
     i = start + 1
     depth_obj = 0
+    depth_list = 0  # nested lists inside the outer one
     current_key: str | None = None
     obj_candidates: list[tuple[str, ParsedString]] = []
     expecting_value = False
@@ -102,7 +116,8 @@ def parse_string_list(raw: str | None) -> ParsedList:
         ch = text[i]
         if ch in "\"'":
             value, nxt, closed = _read_quoted(text, i)
-            item = ParsedString(value, i + 1, i + 1 + len(value)) if closed else ParsedString(value, i + 1, nxt)
+            # The offsets span the value's source text (escapes included), without the closing quote.
+            item = ParsedString(value, i + 1, nxt - 1 if closed else nxt)
             if depth_obj == 0:
                 if value.strip():
                     result.items.append(item)
@@ -124,6 +139,7 @@ def parse_string_list(raw: str | None) -> ParsedList:
         if ch == "{":
             depth_obj += 1
             obj_candidates = [] if depth_obj == 1 else obj_candidates
+            expecting_value = False  # a nested object starts with a key
         elif ch == "}":
             depth_obj = max(0, depth_obj - 1)
             if depth_obj == 0:
@@ -137,9 +153,11 @@ def parse_string_list(raw: str | None) -> ParsedList:
             expecting_value = False
             current_key = None
         elif ch == "]" and depth_obj == 0:
-            break
-        elif ch == "[":
-            pass  # nested lists ([entity, type] pairs): their strings are read like top-level ones
+            if depth_list == 0:
+                break
+            depth_list -= 1
+        elif ch == "[" and depth_obj == 0:
+            depth_list += 1  # nested lists ([entity, type] pairs): their strings are read like top-level ones
         elif depth_obj == 0 and (ch.isalnum() or ch == "-"):
             # bare token (number or unquoted word): read until a delimiter
             m = re.match(r"[^,\]\n]+", text[i:])
@@ -150,6 +168,11 @@ def parse_string_list(raw: str | None) -> ParsedList:
                 i += len(m.group(0))
                 continue
         i += 1
+    if depth_obj:
+        # An object cut off by the token limit: keep its mention if its text field was reached.
+        picked = _pick_object_value([c for c in obj_candidates if c[0] in _OBJECT_TEXT_KEYS])
+        if picked is not None:
+            result.items.append(picked)
     return result
 
 

@@ -1,1 +1,1 @@
-"""IE tasks: prompt building, answer parsing and grounding. Tasks see models only through the Backend protocol."""
+"""IE tasks: prompts, answer parsing and grounding. Tasks see models only through the Backend protocol."""

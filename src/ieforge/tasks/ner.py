@@ -102,12 +102,19 @@ class NERTask:
             stats.add(s)
         entities = sorted(best.values(), key=lambda e: (e.start, e.end, e.label))
         return NERResult(
-            text=text, labels=labels, entities=entities, stats=stats, model=self.backend.name, prompt=self.prompt.id
+            text=text,
+            labels=labels,
+            entities=entities,
+            stats=stats,
+            model=self.backend.name,
+            prompt=self.prompt.id,
         )
 
 
-def read_answer(gen: Generation, chunk: Chunk, label: str, into: dict[tuple[int, int, str], Entity]) -> ParseStats:
-    """Parse one answer, ground its strings in ``chunk`` and add the entities to ``into`` (best score wins)."""
+def read_answer(
+    gen: Generation, chunk: Chunk, label: str, into: dict[tuple[int, int, str], Entity]
+) -> ParseStats:
+    """Parse one answer, ground its strings in ``chunk``, add the entities to ``into`` (best score wins)."""
     stats = ParseStats(answers=1)
     parsed = parse_string_list(gen.text)
     if not parsed.ok:

