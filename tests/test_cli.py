@@ -50,13 +50,28 @@ def test_models_lists_catalogue_with_verification(model_home: Path) -> None:
 @pytest.mark.model
 def test_ner_json_output(model_home: Path) -> None:
     text = "Nadim Ladki wrote the story for Reuters in Al-Ain, United Arab Emirates."
-    res = runner.invoke(app, ["ner", text, "--labels", "person,location", "--model", "smollm2", "--json"])
+    res = runner.invoke(
+        app,
+        [
+            "ner",
+            text,
+            "--labels",
+            "person,location",
+            "--model",
+            "smollm2",
+            "--json",
+            "--max-new-tokens",
+            "32",
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["text"] == text and data["prompt"] == "uniner-json@1"
     for e in data["entities"]:
         assert text[e["start"] : e["end"]] == e["text"]
-    table = runner.invoke(app, ["ner", text, "--labels", "person,location", "--model", "smollm2"])
+    table = runner.invoke(
+        app, ["ner", text, "--labels", "person,location", "--model", "smollm2", "--max-new-tokens", "32"]
+    )
     assert table.exit_code == 0 and "smollm2-135m" in table.stdout
 
 
@@ -81,6 +96,8 @@ def test_jsonl_run_resumes_without_loss_or_duplicates(
         "person,location",
         "--model",
         "smollm2",
+        "--max-new-tokens",
+        "32",
     ]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output

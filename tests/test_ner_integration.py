@@ -24,7 +24,7 @@ def _check_grounded(text: str, entities: list) -> None:  # type: ignore[type-arg
 
 
 def test_extracts_grounded_entities_from_real_sentences(small_backend: Backend, conll_test: list) -> None:  # type: ignore[type-arg]
-    ex = Extractor(small_backend)
+    ex = Extractor(small_backend, max_new_tokens=32)
     sample = conll_test[:12]
     results = list(ex.ner_many([r["sentence"] for r in sample], LABELS))
     assert len(results) == len(sample)
@@ -41,7 +41,7 @@ def test_extracts_grounded_entities_from_real_sentences(small_backend: Backend, 
 
 
 def test_entities_api_matches_ner(small_backend: Backend) -> None:
-    ex = Extractor(small_backend)
+    ex = Extractor(small_backend, max_new_tokens=32)
     text = "Nadim Ladki wrote the story for Reuters in Al-Ain, United Arab Emirates."
     ents = ex.entities(text, LABELS)
     _check_grounded(text, ents)
@@ -51,7 +51,7 @@ def test_entities_api_matches_ner(small_backend: Backend) -> None:
 def test_long_text_is_chunked_and_offsets_merge_back(small_backend: Backend, conll_test: list) -> None:  # type: ignore[type-arg]
     sentences = [r["sentence"] for r in conll_test[3:11]]
     text = " ".join(sentences)
-    task = NERTask(small_backend, max_chunk_tokens=60)
+    task = NERTask(small_backend, max_chunk_tokens=60, max_new_tokens=32)
     chunks = task.chunks(text)
     assert len(chunks) >= 3
     for c in chunks:
@@ -65,5 +65,5 @@ def test_long_text_is_chunked_and_offsets_merge_back(small_backend: Backend, con
 
 def test_non_ascii_text_offsets(small_backend: Backend) -> None:
     text = "Zoë Saldaña a visité Zürich et 東京 avec François Hollande 🎉."
-    res = Extractor(small_backend).ner(text, ["person", "city"])
+    res = Extractor(small_backend, max_new_tokens=32).ner(text, ["person", "city"])
     _check_grounded(text, res.entities)

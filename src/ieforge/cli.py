@@ -70,6 +70,7 @@ def ner(
     output: Annotated[str | None, typer.Option("--output", "-o", help="JSONL output (resumable)")] = None,
     prompt: Annotated[str, typer.Option(help="prompt name or YAML file")] = DEFAULT_PROMPT,
     batch_size: Annotated[int, typer.Option(help="questions generated together")] = 16,
+    max_new_tokens: Annotated[int, typer.Option(help="answer length limit per question")] = 64,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
 ) -> None:
     """Find entities of the given types; print them, or run a JSONL file with a progress bar."""
@@ -87,7 +88,9 @@ def ner(
     try:
         if input is not None:
             read_records(input)  # fail on a bad line before loading any model
-        ex = Extractor(model, prompt=prompt, batch_size=batch_size, device=device)
+        ex = Extractor(
+            model, prompt=prompt, batch_size=batch_size, device=device, max_new_tokens=max_new_tokens
+        )
         with err.status(f"loading model {model or 'default'} ..."):
             ex.backend  # noqa: B018 - load now, so errors surface before work starts
         if text is not None:
