@@ -28,15 +28,24 @@ def load_model(name_or_path: str | None = None, *, device: str = "auto", dtype: 
 
     Catalogue models are checked against their pinned sha256 before loading.
     """
-    from ieforge.models.transformers import TransformersBackend
+    from ieforge.models.transformers import TransformersBackend, converted_dir
 
     name = (name_or_path or DEFAULT_MODEL).strip()
     entry = find_entry(name)
     if entry is not None:
+        entry.verify()
+        cached = converted_dir(entry.sha256)
+        if (cached / "ieforge-source.json").is_file():
+            return TransformersBackend.from_pretrained(
+                str(cached), name=entry.name, device=device, dtype=dtype
+            )
         gguf = entry.weight_file()
-        return TransformersBackend.from_gguf(
+        backend = TransformersBackend.from_gguf(
             gguf, sha256=entry.sha256, name=entry.name, device=device, dtype=dtype
         )
+        if len(entry.files) > 1 and (cached / "ieforge-source.json").is_file():
+            gguf.unlink(missing_ok=True)  # the joined copy of the parts is no longer needed
+        return backend
     path = Path(name).expanduser()
     if path.is_file():
         if path.suffix.lower() != ".gguf":
