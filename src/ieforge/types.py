@@ -50,3 +50,13 @@ class NERResult(BaseModel):
     model: str = ""
     prompt: str = ""
     """name@version of the prompt that produced the answers"""
+
+
+class Mention(BaseModel):
+    """A piece of the input text located by character offsets, without a label (e.g. a relation argument)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: int = Field(ge=0, description="offset of the first character (Python str index)")
+    end: int = Field(ge=0, description="offset one past the last character")
+    text: str

@@ -1,5 +1,7 @@
-"""Readers for benchmark file formats, all into :class:`ieforge.data.NERExample`."""
+"""Readers for benchmark file formats: NER into :class:`NERExample`, relation classification into
+:class:`REExample`."""
 
 from ieforge.data.instructuie import NERExample, read_instructuie_ner
+from ieforge.data.semeval import REExample, parse_entity_markup, read_semeval
 
-__all__ = ["NERExample", "read_instructuie_ner"]
+__all__ = ["NERExample", "REExample", "parse_entity_markup", "read_instructuie_ner", "read_semeval"]

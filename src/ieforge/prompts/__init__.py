@@ -5,15 +5,20 @@ A result records ``name@version`` of its prompt, so every number can be traced t
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, model_validator
 
+from ieforge._validation import describe_validation_error
 from ieforge.errors import InputError
 from ieforge.models.base import Chat, Message
+from ieforge.schemas.relations import RelationSchema
+from ieforge.types import Mention
 
 
 class Turn(BaseModel):
@@ -71,3 +76,236 @@ def load_ner_prompt(name: str) -> NERPrompt:
     except (yaml.YAMLError, ValidationError) as exc:
         first = str(exc).strip().splitlines()
         raise InputError(f"{source}: invalid prompt file: {' '.join(first[:3])}") from None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Relation classification: QA4RE (multiple choice over relation templates) and the vanilla label question.
+
+_SLOT = re.compile(r"\{([A-Za-z_]+)\}")
+# placeholders each kind of RE prompt may use in its template (and must use, for the required ones)
+_RE_TEMPLATE_SLOTS = {
+    "option_letter": ({"sentence", "subj", "obj", "options"}, {"sentence", "options"}),
+    "label": ({"sentence", "subj", "obj", "labels"}, {"sentence", "labels"}),
+}
+_RE_CHOICE_SLOTS = {
+    "option_letter": ({"letter", "text", "label"}, {"letter"}),
+    "label": ({"label"}, {"label"}),
+}
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    """Replace ``{name}`` placeholders in one pass, so braces inside the inserted values stay verbatim."""
+    return _SLOT.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+class REPrompt(BaseModel):
+    """A question about the relation between a head and a tail entity in one sentence.
+
+    ``parser`` says how the answer is read and how the choices are shown: ``option_letter`` (QA4RE:
+    lettered options, one per relation template, in ``{options}``) or ``label`` (the vanilla question:
+    the label names, in ``{labels}``).
+    """
+
+    name: str
+    version: int
+    task: str
+    parser: Literal["option_letter", "label"]
+    system: str = ""
+    template: str
+    """the user message; placeholders {sentence}, {subj}, {obj} and {options} or {labels}"""
+    entity_format: str = "{entity}"
+    """how the two entity mentions are written, in the sentence and wherever they are named"""
+    choice_format: str
+    """one line of the choices block: "{letter}. {text}" (options) or "- {label}" (labels)"""
+    assistant_prefix: str = ""
+    stop: list[str] = []
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @model_validator(mode="after")
+    def _check_placeholders(self) -> REPrompt:
+        if self.task != "re":
+            raise ValueError(f"task: a relation prompt has task 're', not '{self.task}'")
+        for field, text, (allowed, required) in (
+            ("template", self.template, _RE_TEMPLATE_SLOTS[self.parser]),
+            ("choice_format", self.choice_format, _RE_CHOICE_SLOTS[self.parser]),
+            ("entity_format", self.entity_format, ({"entity"}, {"entity"})),
+        ):
+            used = set(_SLOT.findall(text))
+            if used - allowed:
+                raise ValueError(f"{field}: unknown placeholder {{{sorted(used - allowed)[0]}}}")
+            if required - used:
+                raise ValueError(f"{field}: needs the placeholder {{{sorted(required - used)[0]}}}")
+        return self
+
+    def entity(self, text: str) -> str:
+        return self.entity_format.replace("{entity}", text)
+
+    def chat(self, text: str) -> Chat:
+        """The conversation for one rendered question (see :func:`build_re_question`)."""
+        msgs: list[Message] = []
+        if self.system:
+            msgs.append({"role": "system", "content": self.system})
+        msgs.append({"role": "user", "content": text})
+        return msgs
+
+
+class REQuestion(BaseModel):
+    """One rendered relation question and how to map its answer back to a label."""
+
+    prompt: str
+    """name@version of the prompt"""
+    text: str
+    """the user message"""
+    options: list[tuple[str, str]]
+    """(answer, label) in the order shown: the option letter for QA4RE, the label itself for vanilla"""
+
+    @property
+    def answers(self) -> list[str]:
+        return [answer for answer, _ in self.options]
+
+    def label_of(self, answer: str | None) -> str | None:
+        for key, label in self.options:
+            if key == answer:
+                return label
+        return None
+
+
+@lru_cache(maxsize=64)
+def load_re_prompt(name: str) -> REPrompt:
+    """Load a packaged relation prompt by name (``qa4re``, ``vanilla``) or from a YAML file path."""
+    if Path(name).is_file():
+        source, raw = name, Path(name).read_text(encoding="utf-8")
+    else:
+        path = resources.files("ieforge.prompts").joinpath("re").joinpath(f"{name}.yaml")
+        if not path.is_file():
+            raise InputError(
+                f"unknown relation prompt '{name}' (available: {', '.join(available_prompts('re'))})"
+            )
+        source, raw = f"re/{name}.yaml", path.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise InputError(f"{source}: {where}not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: invalid prompt file: expected a mapping of fields")
+    try:
+        return REPrompt.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(f"{source}: invalid prompt file: {describe_validation_error(exc)}") from None
+
+
+def option_letters(n: int) -> list[str]:
+    """``n`` option letters: A..Z, then AA, AB, .., AZ, BA, .. (spreadsheet column names)."""
+    out: list[str] = []
+    for i in range(max(0, n)):
+        name = ""
+        i += 1
+        while i:
+            i, rem = divmod(i - 1, 26)
+            name = chr(ord("A") + rem) + name
+        out.append(name)
+    return out
+
+
+def _candidate_labels(schema: RelationSchema, subj_type: str | None, obj_type: str | None) -> list[str]:
+    return [*schema.allowed_labels(subj_type, obj_type), schema.none_label]
+
+
+def qa4re_options(
+    schema: RelationSchema,
+    subj: str,
+    obj: str,
+    subj_type: str | None = None,
+    obj_type: str | None = None,
+    *,
+    choice_format: str = "{letter}. {text}",
+) -> tuple[str, list[tuple[str, str]]]:
+    """The QA4RE options block and its (letter, label) pairs.
+
+    The labels allowed for the entity types come first (in the schema's option order), each with one
+    option per template, and the none label's option last. ``subj``/``obj`` are inserted as given.
+    """
+    labels = _candidate_labels(schema, subj_type, obj_type)
+    texts = [
+        (label, schema.verbalize(label, subj, obj, k))
+        for label in labels
+        for k in range(len(schema.templates[label]))
+    ]
+    pairs: list[tuple[str, str]] = []
+    lines: list[str] = []
+    for letter, (label, text) in zip(option_letters(len(texts)), texts):
+        pairs.append((letter, label))
+        lines.append(_fill(choice_format, {"letter": letter, "text": text, "label": label}))
+    return "\n".join(lines), pairs
+
+
+def label_choices(
+    schema: RelationSchema,
+    subj_type: str | None = None,
+    obj_type: str | None = None,
+    *,
+    choice_format: str = "- {label}",
+) -> tuple[str, list[tuple[str, str]]]:
+    """The vanilla prompt's label list (allowed labels, then the none label) and its (label, label) pairs."""
+    labels = _candidate_labels(schema, subj_type, obj_type)
+    block = "\n".join(_fill(choice_format, {"label": label}) for label in labels)
+    return block, [(label, label) for label in labels]
+
+
+def mark_entities(text: str, head: Mention, tail: Mention, entity_format: str = "{entity}") -> str:
+    """``text`` with both mentions written through ``entity_format`` (e.g. ``[{entity}]``) in place."""
+    _check_mention(text, head, "head")
+    _check_mention(text, tail, "tail")
+    before, _, after = entity_format.partition("{entity}")
+    if not before and not after:
+        return text
+    # (offset, closing tags first, then longer spans open first / shorter spans close first, marker)
+    inserts: list[tuple[int, int, int, str]] = []
+    for span in (head, tail):
+        inserts.append((span.start, 1, -(span.end - span.start), before))
+        inserts.append((span.end, 0, span.end - span.start, after))
+    inserts.sort(key=lambda t: (t[0], t[1], t[2]))
+    pieces: list[str] = []
+    last = 0
+    for pos, _kind, _size, marker in inserts:
+        pieces.append(text[last:pos])
+        pieces.append(marker)
+        last = pos
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def _check_mention(text: str, span: Mention, role: str) -> None:
+    if not (0 <= span.start <= span.end <= len(text)) or text[span.start : span.end] != span.text:
+        raise InputError(
+            f"{role} entity {span.text!r} is not at {span.start}:{span.end} of the sentence "
+            f"(found {text[span.start : span.end]!r})"
+        )
+
+
+def build_re_question(
+    prompt: REPrompt,
+    schema: RelationSchema,
+    text: str,
+    head: Mention,
+    tail: Mention,
+    head_type: str | None = None,
+    tail_type: str | None = None,
+) -> REQuestion:
+    """Render ``prompt`` for the relation between ``head`` (subject) and ``tail`` (object) in ``text``."""
+    subj, obj = prompt.entity(head.text), prompt.entity(tail.text)
+    values = {"sentence": mark_entities(text, head, tail, prompt.entity_format), "subj": subj, "obj": obj}
+    if prompt.parser == "option_letter":
+        values["options"], options = qa4re_options(
+            schema, subj, obj, head_type, tail_type, choice_format=prompt.choice_format
+        )
+    else:
+        values["labels"], options = label_choices(
+            schema, head_type, tail_type, choice_format=prompt.choice_format
+        )
+    return REQuestion(prompt=prompt.id, text=_fill(prompt.template, values), options=options)

@@ -8,6 +8,7 @@ instead of strings. :func:`parse_string_list` recovers every string it can and s
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 # Keys whose value is the mention when a model answers with objects instead of strings.
@@ -182,3 +183,118 @@ def _pick_object_value(cands: list[tuple[str, ParsedString]]) -> ParsedString | 
             if k == key:
                 return item
     return cands[0][1] if cands else None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Relation answers: an option letter (QA4RE) or a label name (vanilla RE).
+
+# "Option: B", "the answer is (C)", "correct choice would be AB": a cue word (singular, so an echoed
+# "Options:" list is not read as an answer), then the letter.
+_CUE = re.compile(
+    r"\b(?:option|answer|choice)\b(?:\s+(?:is|would\s+be|should\s+be|must\s+be|will\s+be))?"
+    r"\s*[:=\-]?\s*[\(\[\"'*]*([A-Za-z]{1,3})(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+_LEADING = re.compile(r"[\s\(\[\"'*]*([A-Za-z]{1,3})\s*[\.\):\]]")
+_TOKEN = re.compile(r"(?<![A-Za-z0-9'])([A-Z]{1,3})(?![A-Za-z0-9'])")
+_LETTERS_ONLY = re.compile(r"[^A-Za-z]*([A-Za-z]{1,3})[^A-Za-z]*")
+
+
+def _reads_as_word(token: str, after: str) -> bool:
+    """True for "I think", "A person", "a cat": the letter starts prose rather than naming an option."""
+    return token.upper() in {"I", "A"} and re.match(r"[ \t]+[A-Za-z]", after) is not None
+
+
+def parse_option_letter(
+    raw: str | None, letters: Sequence[str], texts: Sequence[str] | None = None
+) -> str | None:
+    """The option letter chosen in free model output, or None when no valid one can be found.
+
+    Reads "B", " B.", "(B)", "**b**", "Option: B", "The answer is B. ...", "B) [x] was born in [y]" and
+    letters after Z such as "AB.". Only letters in ``letters`` are returned; "I" and "A" used as words
+    ("I think", "A person") are not taken for options. When no letter is found and ``texts`` (the option
+    sentences, aligned with ``letters``) is given, the longest option sentence quoted in the output counts.
+    Never raises.
+    """
+    if not raw or not letters:
+        return None
+    valid = {str(letter).upper(): letter for letter in letters}
+    text = raw.strip()
+    # 1. the whole answer is one letter, perhaps in punctuation or markdown: "B", "(b).", "**AB**"
+    m = _LETTERS_ONLY.fullmatch(text)
+    if m and m.group(1).upper() in valid:
+        return valid[m.group(1).upper()]
+    # 2. a cue word, then the letter: "Option: B", "the answer is (c)."
+    for m in _CUE.finditer(text):
+        token = m.group(1)
+        if (
+            token.upper() in valid
+            and (token.isupper() or len(token) == 1)
+            and not _reads_as_word(token, text[m.end() :])
+        ):
+            return valid[token.upper()]
+    # 3. the answer opens with a letter and a delimiter: "B. [x] was born in [y]", "(C) ...", "AB: ..."
+    m = _LEADING.match(text)
+    if m and m.group(1).upper() in valid and (m.group(1).isupper() or len(m.group(1)) == 1):
+        return valid[m.group(1).upper()]
+    # 4. the first free-standing capital letter(s) that name an option: "I think C is right."
+    for m in _TOKEN.finditer(text):
+        if m.group(1) in valid and not _reads_as_word(m.group(1), text[m.end() :]):
+            return valid[m.group(1)]
+    # 5. the option sentence itself instead of its letter
+    if texts:
+        lowered = text.lower()
+        best: tuple[int, int] | None = None  # (-length, index)
+        for index, option in enumerate(texts[: len(letters)]):
+            needle = str(option).strip().lower()
+            if needle and needle in lowered and (best is None or -len(needle) < best[0]):
+                best = (-len(needle), index)
+        if best is not None:
+            return letters[best[1]]
+    return None
+
+
+_TRIM = " \t\r\n\"'`*.,;:!-[]"
+_LEAD_IN = re.compile(r"^\s*(?:the\s+)?(?:label|relation(?:ship)?|answer)(?:\s+is)?\s*:\s*", re.IGNORECASE)
+
+
+def _norm_label(text: str) -> str:
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", text.lower()).split())
+
+
+def _longest_mention(haystack: str, table: dict[str, str]) -> str | None:
+    """The label whose key occurs in ``haystack`` (not inside a longer word): longest key, then earliest."""
+    best: tuple[int, int, str] | None = None  # (-len(key), position, label)
+    for key, label in table.items():
+        m = re.search(r"(?<![0-9a-z_])" + re.escape(key) + r"(?![0-9a-z_])", haystack)
+        if m and (best is None or (-len(key), m.start()) < best[:2]):
+            best = (-len(key), m.start(), label)
+    return best[2] if best else None
+
+
+def parse_label(raw: str | None, labels: Sequence[str]) -> str | None:
+    """The relation label named in free model output, or None. Never raises.
+
+    First the whole answer (without quotes, punctuation, a "- " bullet or a "Label:"/"Relation:"/"Answer:"
+    lead-in) equal to a label, ignoring case; then the longest label mentioned anywhere (ignoring case;
+    the earliest of equally long ones); then both steps again with punctuation and underscores read as
+    spaces ("per title" for ``per:title``, "no relation" for ``no_relation``).
+    """
+    if not raw or not labels:
+        return None
+    text = _LEAD_IN.sub("", re.sub(r"```[A-Za-z]*", " ", raw).strip(), count=1).strip()
+    exact: dict[str, str] = {}
+    normed: dict[str, str] = {}
+    for label in labels:
+        exact.setdefault(str(label).lower(), label)
+        if _norm_label(str(label)):
+            normed.setdefault(_norm_label(str(label)), label)
+    for answer in (text.lower(), text.lower().strip(_TRIM)):
+        if answer and answer in exact:
+            return exact[answer]
+    found = _longest_mention(text.lower(), {key: label for key, label in exact.items() if key})
+    if found is not None:
+        return found
+    if _norm_label(text) in normed:
+        return normed[_norm_label(text)]
+    return _longest_mention(_norm_label(text), normed)
