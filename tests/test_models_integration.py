@@ -81,7 +81,10 @@ def test_unknown_model_name_is_one_clear_error(model_home: Path) -> None:
 
 
 def test_hub_id_without_network_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, model_home: Path) -> None:
+    import huggingface_hub.constants
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(ModelLoadError) as info:
         load_model("ieforge-test/definitely-not-a-model")
     assert "\n" not in str(info.value)

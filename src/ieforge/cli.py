@@ -135,6 +135,108 @@ def ner(
         raise _fail(str(exc)) from None
 
 
+@app.command("re")
+def relation(
+    text: Annotated[
+        str | None, typer.Argument(help="sentence (or use --input); may mark <e1>..</e1> <e2>..</e2>")
+    ] = None,
+    head: Annotated[str | None, typer.Option("--head", help="head (subject) entity as it appears")] = None,
+    tail: Annotated[str | None, typer.Option("--tail", help="tail (object) entity as it appears")] = None,
+    schema: Annotated[
+        str, typer.Option(help="semeval, tacred, tacrev, retacred or a YAML/JSON file")
+    ] = "semeval",
+    method: Annotated[str, typer.Option(help="qa4re or vanilla")] = "qa4re",
+    head_type: Annotated[str | None, typer.Option(help="entity type of the head, e.g. PERSON")] = None,
+    tail_type: Annotated[str | None, typer.Option(help="entity type of the tail, e.g. ORGANIZATION")] = None,
+    reading: Annotated[str, typer.Option(help="letters (one forward pass) or generate")] = "letters",
+    model: ModelOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="JSONL: {id, text, head, tail, head_type, tail_type}")
+    ] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="JSONL output (resumable)")] = None,
+    batch_size: Annotated[int, typer.Option(help="pairs per forward pass")] = 8,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
+) -> None:
+    """Classify the relation between a head and a tail entity (QA4RE or the vanilla RE instruction)."""
+    if (text is None) == (input is None):
+        raise _fail("give either a TEXT argument or --input FILE")
+    if input is not None and output is None:
+        raise _fail("--input needs --output FILE")
+    if method not in ("qa4re", "vanilla") or reading not in ("letters", "generate"):
+        raise _fail("--method is qa4re or vanilla; --reading is letters or generate")
+    from ieforge.batch import read_records, run_jsonl
+    from ieforge.extractor import Extractor, make_query
+
+    _quiet_libraries()
+    try:
+        queries = []
+        if input is not None:
+            for n, rec in enumerate(read_records(input), 1):
+                try:
+                    h, t = _arg(rec.get("head")), _arg(rec.get("tail"))
+                    queries.append(make_query(rec["text"], h, t, rec.get("head_type"), rec.get("tail_type")))
+                except IEForgeError as exc:
+                    raise IEForgeError(f"{input}: record {n} (id {rec['id']!r}): {exc}") from None
+        else:
+            assert text is not None
+            queries.append(make_query(text, head, tail, head_type, tail_type))
+        ex = Extractor(model, batch_size=batch_size, device=device)
+        with err.status(f"loading model {model or 'default'} ..."):
+            task = ex.relation_task(schema, method, reading=reading)  # type: ignore[arg-type]
+        if text is not None:
+            rel = task.run(queries[0])
+            if as_json:
+                out.print_json(rel.model_dump_json())
+            else:
+                _print_relation(rel.model_dump())
+            return
+        assert input is not None and output is not None
+        by_id = {str(r["id"]): q for r, q in zip(read_records(input), queries)}
+        progress = Progress(
+            TextColumn("[bold]re"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+        )
+
+        def process(records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+            task_id = progress.add_task("re", total=len(records))
+            results = task.run_many([by_id[str(r["id"])] for r in records])
+            for rec, rel in zip(records, results):
+                progress.advance(task_id)
+                yield {**rec, "relation": rel.model_dump()}
+
+        with progress:
+            n = run_jsonl(input, output, process)
+        err.print(f"wrote {n} records to {output}")
+    except IEForgeError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _arg(value: Any) -> Any:
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return (value[0], value[1])
+    return value
+
+
+def _print_relation(rel: dict[str, Any]) -> None:
+    head, tail = rel["head"]["text"], rel["tail"]["text"]
+    score = "" if rel["score"] is None else f"  p={rel['score']:.2f}"
+    out.print(f"[bold]{head}[/] --[green]{rel['label']}[/]--> [bold]{tail}[/]{score}", highlight=False)
+    if rel["options"] and len(rel["options"]) > 1:
+        table = Table(title=f"{rel['method']}  ·  {rel['model']}  ·  {rel['prompt']}")
+        table.add_column("label")
+        table.add_column("probability", justify="right")
+        for label, p in sorted(rel["options"].items(), key=lambda kv: -kv[1])[:10]:
+            table.add_row(label, f"{p:.3f}")
+        out.print(table)
+    if not rel["answered"]:
+        err.print("the model's answer could not be read; reported as the none label")
+
+
 def _print_entities(result: dict[str, Any]) -> None:
     table = Table(title=f"{len(result['entities'])} entities  ·  {result['model']}  ·  {result['prompt']}")
     for col in ("start", "end", "text", "label", "score"):

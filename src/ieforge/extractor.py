@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
+from ieforge.errors import InputError
+from ieforge.grounding import find_mentions
 from ieforge.models import Backend, load_model
+from ieforge.schemas.relations import RelationSchema
 from ieforge.tasks.ner import DEFAULT_PROMPT, NERTask
-from ieforge.types import Entity, NERResult
+from ieforge.tasks.relations import Method, Reading, RelationQuery, RelationTask
+from ieforge.types import Entity, Mention, NERResult, Relation
+
+Argument = str | tuple[int, int] | Mention | None
 
 
 class Extractor:
@@ -40,6 +46,7 @@ class Extractor:
         self.max_new_tokens = max_new_tokens
         self.max_chunk_tokens = max_chunk_tokens
         self._ner: NERTask | None = None
+        self._re: dict[tuple[str, str, str | None, str], RelationTask] = {}
 
     @property
     def backend(self) -> Backend:
@@ -72,3 +79,83 @@ class Extractor:
     ) -> Iterator[NERResult]:
         """One :class:`NERResult` per text, in order, computed lazily."""
         return self._ner_task().run_many(texts, labels, on_done=on_done)
+
+    # ----- relations -------------------------------------------------------------------------------
+
+    def relation_task(
+        self,
+        schema: str | RelationSchema = "semeval",
+        method: Method = "qa4re",
+        *,
+        prompt: str | None = None,
+        reading: Reading = "letters",
+    ) -> RelationTask:
+        """The (cached) relation task for a schema and method on this extractor's model."""
+        key = (schema if isinstance(schema, str) else schema.name, method, prompt, reading)
+        if key not in self._re:
+            self._re[key] = RelationTask(
+                self.backend,
+                schema=schema,
+                method=method,
+                prompt=prompt,
+                reading=reading,
+                batch_size=self.batch_size,
+            )
+        return self._re[key]
+
+    def relations(
+        self,
+        text: str,
+        head: Argument = None,
+        tail: Argument = None,
+        *,
+        schema: str | RelationSchema = "semeval",
+        method: Method = "qa4re",
+        head_type: str | None = None,
+        tail_type: str | None = None,
+        prompt: str | None = None,
+        reading: Reading = "letters",
+    ) -> Relation:
+        """The relation between ``head`` (subject) and ``tail`` (object) in ``text``.
+
+        ``head``/``tail`` are strings found in the text (first occurrence), (start, end) offsets, or
+        :class:`Mention` objects; or leave both out and mark them in the text as ``<e1>..</e1>`` and
+        ``<e2>..</e2>`` (SemEval style). ``method="vanilla"`` runs the RE-instruction baseline.
+        """
+        query = make_query(text, head, tail, head_type, tail_type)
+        return self.relation_task(schema, method, prompt=prompt, reading=reading).run(query)
+
+
+def make_query(
+    text: str, head: Argument, tail: Argument, head_type: str | None = None, tail_type: str | None = None
+) -> RelationQuery:
+    """A :class:`RelationQuery` from any of the accepted argument forms (see :meth:`Extractor.relations`)."""
+    if head is None and tail is None:
+        if "<e1>" not in text or "<e2>" not in text:
+            raise InputError("give head and tail, or mark them in the text as <e1>..</e1> and <e2>..</e2>")
+        from ieforge.data.semeval import parse_entity_markup
+
+        plain, h, t = parse_entity_markup(text)
+        return RelationQuery(plain, h, t, head_type, tail_type)
+    if head is None or tail is None:
+        raise InputError("give both head and tail")
+    return RelationQuery(
+        text, _mention(text, head, "head"), _mention(text, tail, "tail"), head_type, tail_type
+    )
+
+
+def _mention(text: str, arg: Argument, role: str) -> Mention:
+    if isinstance(arg, Mention):
+        m = arg
+    elif isinstance(arg, tuple):
+        start, end = arg
+        m = Mention(start=start, end=end, text=text[start:end])
+    else:
+        found = find_mentions(text, str(arg))
+        if not found:
+            raise InputError(f"{role} {arg!r} does not occur in the text")
+        start, end = found[0]
+        m = Mention(start=start, end=end, text=text[start:end])
+    if not (0 <= m.start < m.end <= len(text)) or text[m.start : m.end] != m.text:
+        raise InputError(f"{role} offsets {m.start}:{m.end} do not fit the text")
+    return m

@@ -60,3 +60,22 @@ class Mention(BaseModel):
     start: int = Field(ge=0, description="offset of the first character (Python str index)")
     end: int = Field(ge=0, description="offset one past the last character")
     text: str
+
+
+class Relation(BaseModel):
+    """The relation a model reads between a head (subject) and a tail (object) mention."""
+
+    label: str
+    head: Mention
+    tail: Mention
+    score: float | None = None
+    """probability of ``label`` among the offered choices (None when the answer was generated text)"""
+    options: dict[str, float] = Field(default_factory=dict)
+    """probability of every offered label (a label with several templates sums its options)"""
+    answered: bool = True
+    """False when the model's answer could not be read; the label is then the schema's none label"""
+    choice_mass: float | None = None
+    """share of the next-token probability that fell on the offered option letters (letter reading)"""
+    method: str = ""
+    prompt: str = ""
+    model: str = ""

@@ -1,5 +1,5 @@
 """Metrics and benchmark helpers."""
 
-from ieforge.evaluate.metrics import PRF, span_prf
+from ieforge.evaluate.metrics import PRF, relation_prf, span_prf
 
-__all__ = ["PRF", "span_prf"]
+__all__ = ["PRF", "relation_prf", "span_prf"]

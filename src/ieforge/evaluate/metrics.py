@@ -44,3 +44,25 @@ def span_prf(gold: Sequence[Iterable[Span]], pred: Sequence[Iterable[Span]]) -> 
         ps = {(s.start, s.end, s.label) for s in p}
         total += PRF(tp=len(gs & ps), fp=len(ps - gs), fn=len(gs - ps))
     return total
+
+
+def relation_prf(
+    gold: Sequence[str], pred: Sequence[str], none_label: str, *, keep_none: bool = False
+) -> PRF:
+    """Micro P/R/F1 of relation labels over the positive labels (the QA4RE/TACRED convention).
+
+    A prediction of the none label is no prediction; a gold none label is nothing to find. With
+    ``keep_none`` the none label counts like any other label (that variant is plain accuracy-like F1).
+    """
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold labels but {len(pred)} predicted")
+    total = PRF()
+    for g, p in zip(gold, pred):
+        g_pos = keep_none or g != none_label
+        p_pos = keep_none or p != none_label
+        if p_pos and p == g:
+            total.tp += 1
+        else:
+            total.fp += int(p_pos)
+            total.fn += int(g_pos)
+    return total

@@ -1,0 +1,154 @@
+"""QA4RE vs the vanilla RE instruction on the SemEval-2010 Task 8 dev slice, per catalogue model.
+
+For each model a fresh subprocess loads it once and classifies the first ``--limit`` examples of the dev
+slice (ids 7201-8000 of the training file) with every configuration in ``--configs``:
+
+  qa4re-letters   QA4RE prompt, answer read from one forward pass (option-letter probabilities)
+  qa4re-generate  QA4RE prompt, answer generated and its letter parsed
+  vanilla         vanilla RE instruction, label generated and parsed
+
+Metric: micro-F1 over the 18 directed relation labels, `Other` excluded (the QA4RE convention). Also
+reported: the share of the most frequent predicted label (a collapsed reading predicts one label for
+everything), the mean probability mass on option letters, unreadable answers, and pairs per second.
+
+    python benchmarks/re_semeval.py --limit 200 --out benchmarks/results/re_semeval.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = Path(os.environ.get("IEFORGE_DATA", ROOT.parent / "shared" / "data"))
+CONFIGS = {
+    "qa4re-letters": ("qa4re", "letters"),
+    "qa4re-generate": ("qa4re", "generate"),
+    "vanilla": ("vanilla", "generate"),
+}
+
+
+def worker(args: argparse.Namespace) -> list[dict[str, object]]:
+    import torch
+
+    from ieforge.data import read_semeval
+    from ieforge.evaluate import relation_prf
+    from ieforge.models import load_model
+    from ieforge.tasks.relations import RelationQuery, RelationTask
+
+    torch.set_num_threads(args.threads)
+    backend = load_model(args.model)
+    path = Path(args.data_dir) / "semeval2010_task8" / "DEV_SUBSET_7201-8000_FROM_TRAIN.TXT"
+    examples = read_semeval(path)[: args.limit]
+    queries = [RelationQuery(e.text, e.head, e.tail) for e in examples]
+    gold = [e.label for e in examples]
+    rows: list[dict[str, object]] = []
+    for config in args.configs:
+        method, reading = CONFIGS[config]
+        task = RelationTask(
+            backend, schema="semeval", method=method, reading=reading, batch_size=args.batch_size
+        )  # type: ignore[arg-type]
+        t = time.perf_counter()
+        rels = list(task.run_many(queries))
+        dt = time.perf_counter() - t
+        pred = [r.label for r in rels]
+        prf = relation_prf(gold, pred, "Other")
+        with_none = relation_prf(gold, pred, "Other", keep_none=True)
+        top_label, top_n = Counter(pred).most_common(1)[0]
+        masses = [r.choice_mass for r in rels if r.choice_mass is not None]
+        rows.append(
+            {
+                "model": args.model,
+                "config": config,
+                "prompt": task.prompt.id,
+                "examples": len(examples),
+                "f1": prf.f1,
+                "precision": prf.precision,
+                "recall": prf.recall,
+                "f1_with_other": with_none.f1,
+                "top_label": top_label,
+                "top_label_share": top_n / len(pred),
+                "letter_mass": sum(masses) / len(masses) if masses else None,
+                "unreadable": sum(not r.answered for r in rels),
+                "pairs_per_second": len(examples) / dt,
+            }
+        )
+        print(
+            f"  {args.model} {config}: F1 {100 * prf.f1:.1f}  top {top_label} {top_n}/{len(pred)}  "
+            f"{len(examples) / dt:.2f} pairs/s",
+            file=sys.stderr,
+            flush=True,
+        )
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", default="smollm2-135m,qwen2.5-coder-0.5b,qwen2.5-coder-1.5b")
+    ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--limit", type=int, default=800)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "re_semeval.json"))
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--model", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    args.configs = args.configs.split(",")
+    if args.worker:
+        print(json.dumps(worker(args)))
+        return
+    rows: list[dict[str, object]] = []
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for model in args.models.split(","):
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            "--model",
+            model,
+            "--configs",
+            ",".join(args.configs),
+            "--limit",
+            str(args.limit),
+            "--batch-size",
+            str(args.batch_size),
+            "--threads",
+            str(args.threads),
+            "--data-dir",
+            args.data_dir,
+        ]
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+        if proc.returncode != 0:
+            print(f"{model}: failed (exit {proc.returncode})", file=sys.stderr)
+            continue
+        rows.extend(json.loads(proc.stdout.strip().splitlines()[-1]))
+        out.write_text(json.dumps({"limit": args.limit, "runs": rows}, indent=1))
+    print(markdown(rows))
+
+
+def markdown(rows: list[dict[str, object]]) -> str:
+    lines = [
+        "| model | reading | F1 (no Other) | P / R | top label share | letter mass | unreadable | pairs/s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        mass = "-" if r["letter_mass"] is None else f"{100 * float(r['letter_mass']):.0f}%"  # type: ignore[arg-type]
+        lines.append(
+            f"| {r['model']} | {r['config']} | {100 * float(r['f1']):.1f} | "  # type: ignore[arg-type]
+            f"{100 * float(r['precision']):.1f} / {100 * float(r['recall']):.1f} | "  # type: ignore[arg-type]
+            f"{r['top_label']} {100 * float(r['top_label_share']):.0f}% | {mass} | {r['unreadable']} | "  # type: ignore[arg-type]
+            f"{float(r['pairs_per_second']):.2f} |"  # type: ignore[arg-type]
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

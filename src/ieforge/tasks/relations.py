@@ -1,0 +1,176 @@
+"""Zero-shot relation classification: QA4RE (multiple-choice QA over relation templates) and the vanilla
+RE instruction it is compared with.
+
+QA4RE turns every relation allowed for the entity types into a lettered option sentence and asks which
+option the sentence supports; the none option is always last. On a local backend the answer is read from
+one forward pass: the next-token probabilities of the option letters ("A" and " A" both count), normalized
+over the offered letters. The vanilla baseline lists the relation labels and generates one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ieforge.models.base import Backend
+from ieforge.prompts import REPrompt, REQuestion, build_re_question, load_re_prompt
+from ieforge.prompts.parsers import parse_label, parse_option_letter
+from ieforge.schemas.relations import RelationSchema, load_relation_schema
+from ieforge.types import Mention, Relation
+
+Method = Literal["qa4re", "vanilla"]
+Reading = Literal["letters", "generate"]
+
+# the letter readings that can start an answer; a leading space is a different token in most vocabularies
+_LETTER_FORMS = ("{}", " {}")
+
+
+@dataclass(frozen=True)
+class RelationQuery:
+    """One (sentence, head, tail) pair to classify; types are optional (they prune the options)."""
+
+    text: str
+    head: Mention
+    tail: Mention
+    head_type: str | None = None
+    tail_type: str | None = None
+
+
+class RelationTask:
+    """Classify the relation of head/tail pairs with one model, one schema and one method."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        schema: str | RelationSchema = "semeval",
+        method: Method = "qa4re",
+        prompt: str | REPrompt | None = None,
+        reading: Reading = "letters",
+        batch_size: int = 8,
+        max_new_tokens: int = 24,
+    ) -> None:
+        if method not in ("qa4re", "vanilla"):
+            raise ValueError(f"unknown method '{method}' (use qa4re or vanilla)")
+        self.backend = backend
+        self.schema = schema if isinstance(schema, RelationSchema) else load_relation_schema(schema)
+        self.method = method
+        chosen = prompt if prompt is not None else method
+        self.prompt = chosen if isinstance(chosen, REPrompt) else load_re_prompt(chosen)
+        self.reading: Reading = reading if self.prompt.parser == "option_letter" else "generate"
+        self.batch_size = batch_size
+        self.max_new_tokens = max_new_tokens
+
+    def question(self, q: RelationQuery) -> REQuestion:
+        return build_re_question(self.prompt, self.schema, q.text, q.head, q.tail, q.head_type, q.tail_type)
+
+    def run(self, query: RelationQuery) -> Relation:
+        return next(self.run_many([query]))
+
+    def run_many(
+        self,
+        queries: Sequence[RelationQuery],
+        *,
+        on_done: Callable[[int], None] | None = None,
+    ) -> Iterator[Relation]:
+        """One :class:`Relation` per query, in order, computed a batch at a time."""
+        for b in range(0, len(queries), max(1, self.batch_size)):
+            group = list(queries[b : b + self.batch_size])
+            questions = [self.question(q) for q in group]
+            if self.reading == "letters":
+                results = self._read_letters(group, questions)
+            else:
+                results = self._read_generated(group, questions)
+            for r in results:
+                yield r
+                if on_done is not None:
+                    on_done(1)
+
+    # ----- readings ---------------------------------------------------------------------------------
+
+    def _relation(self, q: RelationQuery, label: str, **kw: object) -> Relation:
+        return Relation(
+            label=label,
+            head=q.head,
+            tail=q.tail,
+            method=self.method,
+            prompt=self.prompt.id,
+            model=self.backend.name,
+            **kw,  # type: ignore[arg-type]
+        )
+
+    def _read_letters(self, group: list[RelationQuery], questions: list[REQuestion]) -> list[Relation]:
+        out: list[Relation] = []
+        for q, question in zip(group, questions):
+            letters = question.answers
+            if max(len(x) for x in letters) > 1:
+                probs, mass = self._score_long_letters(question)
+            else:
+                forms = [form.format(letter) for letter in letters for form in _LETTER_FORMS]
+                lp = self.backend.next_token_logprobs(
+                    [self.prompt.chat(question.text)], forms, assistant_prefix=self.prompt.assistant_prefix
+                )[0]
+                raw = {letter: _distinct_mass(lp, letter) for letter in letters}
+                mass = sum(raw.values())
+                probs = {k: v / mass if mass > 0 else 1.0 / len(raw) for k, v in raw.items()}
+            best = max(letters, key=lambda x: probs[x])
+            by_label: dict[str, float] = {}
+            for letter, label in question.options:
+                by_label[label] = by_label.get(label, 0.0) + probs[letter]
+            label = question.label_of(best) or self.schema.none_label
+            out.append(self._relation(q, label, score=by_label[label], options=by_label, choice_mass=mass))
+        return out
+
+    def _score_long_letters(self, question: REQuestion) -> tuple[dict[str, float], float]:
+        """More than 26 options: "A" is a prefix of "AB", so score every letter string in full."""
+        letters = question.answers
+        rows = self.backend.score_continuations(
+            [self.prompt.chat(question.text)], [self.prompt.assistant_prefix + x for x in letters]
+        )[0]
+        raw = {letter: math.exp(s) for letter, s in zip(letters, rows)}
+        mass = sum(raw.values())
+        return {k: v / mass if mass > 0 else 1.0 / len(raw) for k, v in raw.items()}, mass
+
+    def _read_generated(self, group: list[RelationQuery], questions: list[REQuestion]) -> list[Relation]:
+        gens = self.backend.generate(
+            [self.prompt.chat(x.text) for x in questions],
+            max_new_tokens=self.max_new_tokens,
+            assistant_prefix=self.prompt.assistant_prefix,
+            stop=self.prompt.stop,
+            batch_size=self.batch_size,
+        )
+        out: list[Relation] = []
+        for q, question, gen in zip(group, questions, gens):
+            answer = gen.text[len(self.prompt.assistant_prefix) :]
+            if self.prompt.parser == "option_letter":
+                texts = [_option_text(question, letter) for letter in question.answers]
+                choice = parse_option_letter(answer, question.answers, texts)
+            else:
+                choice = parse_label(answer, question.answers)
+            label = question.label_of(choice) if choice is not None else None
+            if label is None:
+                out.append(self._relation(q, self.schema.none_label, answered=False))
+            else:
+                out.append(self._relation(q, label, options={label: 1.0}))
+        return out
+
+
+def _distinct_mass(logprobs: dict[str, float], letter: str) -> float:
+    """Probability of a letter over its spellings; spellings that are the same token count once."""
+    seen: set[float] = set()
+    total = 0.0
+    for form in _LETTER_FORMS:
+        v = logprobs[form.format(letter)]
+        if v not in seen:
+            seen.add(v)
+            total += math.exp(v)
+    return total
+
+
+def _option_text(question: REQuestion, letter: str) -> str:
+    for line in question.text.splitlines():
+        if line.startswith(f"{letter}. "):
+            return line[len(letter) + 2 :]
+    return ""

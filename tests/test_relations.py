@@ -1,0 +1,58 @@
+"""Relation task pieces that need no model: argument forms, the RE metric, letter probability mass."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from ieforge.errors import InputError
+from ieforge.evaluate import relation_prf
+from ieforge.extractor import make_query
+from ieforge.tasks.relations import _distinct_mass
+from ieforge.types import Mention
+
+
+def test_head_and_tail_as_strings_offsets_or_markup() -> None:
+    text = "Bill Gates founded Microsoft with Paul Allen."
+    q = make_query(text, "Bill Gates", "Microsoft", "PERSON", "ORGANIZATION")
+    assert (q.head.start, q.head.end, q.tail.start, q.tail.end) == (0, 10, 19, 28)
+    assert q.head_type == "PERSON" and q.tail_type == "ORGANIZATION"
+    q2 = make_query(text, (0, 10), Mention(start=19, end=28, text="Microsoft"))
+    assert q2.head == q.head and q2.tail == q.tail
+    q3 = make_query("The <e1>bottle</e1> was full of <e2>wine</e2>.", None, None)
+    assert q3.text == "The bottle was full of wine."
+    assert q3.text[q3.head.start : q3.head.end] == "bottle" and q3.text[q3.tail.start : q3.tail.end] == "wine"
+
+
+@pytest.mark.parametrize(
+    ("head", "tail", "message"),
+    [
+        ("Steve Jobs", "Microsoft", "head 'Steve Jobs' does not occur"),
+        ("Bill Gates", None, "give both head and tail"),
+        (None, None, "mark them in the text"),
+        ((0, 99), "Microsoft", "do not fit the text"),
+    ],
+)
+def test_bad_arguments_are_one_clear_error(head: object, tail: object, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        make_query("Bill Gates founded Microsoft.", head, tail)  # type: ignore[arg-type]
+
+
+def test_relation_f1_excludes_the_none_label() -> None:
+    gold = ["A", "A", "Other", "B", "Other"]
+    pred = ["A", "Other", "B", "B", "Other"]
+    prf = relation_prf(gold, pred, "Other")
+    # tp: A, B ; fp: B (gold Other) ; fn: A (predicted Other)
+    assert (prf.tp, prf.fp, prf.fn) == (2, 1, 1)
+    assert prf.f1 == pytest.approx(2 / 3)
+    with_none = relation_prf(gold, pred, "Other", keep_none=True)
+    assert (with_none.tp, with_none.fp, with_none.fn) == (3, 2, 2)
+    with pytest.raises(ValueError):
+        relation_prf(gold, pred[:2], "Other")
+
+
+def test_letter_spellings_add_up_unless_they_are_one_token() -> None:
+    lp = {"A": math.log(0.2), " A": math.log(0.1), "B": math.log(0.3), " B": math.log(0.3)}
+    assert _distinct_mass(lp, "A") == pytest.approx(0.3)
+    assert _distinct_mass(lp, "B") == pytest.approx(0.3)  # same score: the same token, counted once

@@ -1,0 +1,109 @@
+"""QA4RE and the vanilla baseline end to end on a real model and real SemEval sentences."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import shared_data
+from typer.testing import CliRunner
+
+from ieforge import Extractor
+from ieforge.cli import app
+from ieforge.data import read_semeval
+from ieforge.extractor import make_query
+from ieforge.models import Backend
+from ieforge.schemas.relations import RelationSchema, load_relation_schema
+from ieforge.tasks.relations import RelationQuery, RelationTask
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def semeval_dev() -> list:  # type: ignore[type-arg]
+    return read_semeval(shared_data("semeval2010_task8", "DEV_SUBSET_7201-8000_FROM_TRAIN.TXT"))[:8]
+
+
+def test_qa4re_letter_reading_gives_a_distribution(small_backend: Backend, semeval_dev: list) -> None:  # type: ignore[type-arg]
+    schema = load_relation_schema("semeval")
+    task = RelationTask(small_backend, schema=schema, method="qa4re")
+    rels = list(task.run_many([RelationQuery(e.text, e.head, e.tail) for e in semeval_dev]))
+    assert len(rels) == len(semeval_dev)
+    for e, r in zip(semeval_dev, rels):
+        assert r.label in [*schema.labels, schema.none_label]
+        assert r.head == e.head and r.tail == e.tail
+        assert sum(r.options.values()) == pytest.approx(1.0, abs=1e-6)
+        assert r.score == pytest.approx(max(r.options.values()))
+        assert r.choice_mass is not None and 0.0 < r.choice_mass <= 1.0
+        assert r.prompt == "qa4re@1" and r.method == "qa4re"
+
+
+def test_more_than_26_options_are_scored_in_full(small_backend: Backend) -> None:
+    labels = [f"rel{i}" for i in range(27)]
+    schema = RelationSchema(
+        name="wide",
+        version=1,
+        none_label="none",
+        labels=labels,
+        templates={"none": ["{subj} ? {obj}"], **{x: [f"{{subj}} {x} {{obj}}"] for x in labels}},
+    )
+    task = RelationTask(small_backend, schema=schema)
+    rel = task.run(make_query("Bill Gates founded Microsoft.", "Bill Gates", "Microsoft"))
+    assert len(rel.options) == 28  # letters run to AB
+    assert sum(rel.options.values()) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_type_constraints_prune_the_options(small_backend: Backend) -> None:
+    ex = Extractor(small_backend)
+    typed = ex.relations(
+        "Bill Gates founded Microsoft in 1975.",
+        "Microsoft",
+        "Bill Gates",
+        schema="tacred",
+        head_type="ORGANIZATION",
+        tail_type="PERSON",
+    )
+    assert set(typed.options) == {
+        "org:founded_by",
+        "org:top_members/employees",
+        "org:shareholders",
+        "no_relation",
+    }
+
+
+def test_vanilla_and_generated_readings(small_backend: Backend, semeval_dev: list) -> None:  # type: ignore[type-arg]
+    ex = Extractor(small_backend)
+    e = semeval_dev[0]
+    for method, reading in (("vanilla", "generate"), ("qa4re", "generate")):
+        rel = ex.relations(
+            e.text, (e.head.start, e.head.end), (e.tail.start, e.tail.end), method=method, reading=reading
+        )  # type: ignore[arg-type]
+        assert rel.method == method
+        assert rel.label in [*load_relation_schema("semeval").labels, "Other"]
+        assert rel.answered or rel.label == "Other"
+
+
+def test_cli_re_json_and_jsonl(model_home: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(
+        app, ["re", "The <e1>bottle</e1> was full of <e2>wine</e2>.", "--model", "smollm2", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    rel = json.loads(res.stdout)
+    assert rel["head"]["text"] == "bottle" and rel["tail"]["text"] == "wine"
+    inp = tmp_path / "pairs.jsonl"
+    inp.write_text(
+        json.dumps(
+            {"id": "a", "text": "Bill Gates founded Microsoft.", "head": "Bill Gates", "tail": "Microsoft"}
+        )
+        + "\n"
+        + json.dumps({"id": "b", "text": "The <e1>key</e1> was in the <e2>box</e2>."})
+        + "\n"
+    )
+    out = tmp_path / "out.jsonl"
+    res = runner.invoke(app, ["re", "--input", str(inp), "--output", str(out), "--model", "smollm2"])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["a", "b"]
+    assert rows[1]["relation"]["head"]["text"] == "key"
