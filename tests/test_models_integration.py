@@ -110,3 +110,17 @@ def test_missing_gguf_path_is_reported_as_missing(tmp_path: Path) -> None:
         load_model(str(tmp_path / "models" / "absent.gguf"))
     with pytest.raises(ModelNotFoundError, match="no such model file"):
         load_model("models/absent.gguf")
+
+
+def test_left_padding_does_not_change_next_token_scores(small_backend: Backend) -> None:
+    long_chat = [
+        {
+            "role": "user",
+            "content": "What is the capital of France? Answer with one word, thank you very much.",
+        }
+    ]
+    short_chat = [{"role": "user", "content": "Hi"}]
+    alone = small_backend.next_token_logprobs([short_chat], ["Hello", "The"])[0]
+    padded = small_backend.next_token_logprobs([long_chat, short_chat], ["Hello", "The"], batch_size=2)[1]
+    for k in alone:
+        assert padded[k] == pytest.approx(alone[k], abs=0.1)  # bf16 batch shapes differ slightly

@@ -339,8 +339,10 @@ class TransformersBackend:
         out: list[dict[str, float]] = []
         for b in range(0, len(prompts), max(1, batch_size)):
             enc = self._encode(prompts[b : b + batch_size])
+            # left padding: positions must count real tokens only, as generate() does
+            positions = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
             with torch.inference_mode():
-                logits = self.model(**enc).logits[:, -1, :]
+                logits = self.model(**enc, position_ids=positions).logits[:, -1, :]
                 logp = torch.log_softmax(logits.float(), dim=-1)
             for r in range(logp.shape[0]):
                 out.append({opt: float(logp[r, tid]) for opt, tid in zip(options, first_ids)})

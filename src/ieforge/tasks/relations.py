@@ -102,20 +102,31 @@ class RelationTask:
         )
 
     def _read_letters(self, group: list[RelationQuery], questions: list[REQuestion]) -> list[Relation]:
-        out: list[Relation] = []
-        for q, question in zip(group, questions):
-            letters = question.answers
+        probs_of: dict[int, tuple[dict[str, float], float]] = {}
+        # questions offering the same letters share one batched forward pass
+        by_letters: dict[tuple[str, ...], list[int]] = {}
+        for i, question in enumerate(questions):
+            letters = tuple(question.answers)
             if max(len(x) for x in letters) > 1:
-                probs, mass = self._score_long_letters(question)
+                probs_of[i] = self._score_long_letters(question)
             else:
-                forms = [form.format(letter) for letter in letters for form in _LETTER_FORMS]
-                lp = self.backend.next_token_logprobs(
-                    [self.prompt.chat(question.text)], forms, assistant_prefix=self.prompt.assistant_prefix
-                )[0]
+                by_letters.setdefault(letters, []).append(i)
+        for letters, idx in by_letters.items():
+            forms = [form.format(letter) for letter in letters for form in _LETTER_FORMS]
+            rows = self.backend.next_token_logprobs(
+                [self.prompt.chat(questions[i].text) for i in idx],
+                forms,
+                assistant_prefix=self.prompt.assistant_prefix,
+                batch_size=self.batch_size,
+            )
+            for i, lp in zip(idx, rows):
                 raw = {letter: _distinct_mass(lp, letter) for letter in letters}
                 mass = sum(raw.values())
-                probs = {k: v / mass if mass > 0 else 1.0 / len(raw) for k, v in raw.items()}
-            best = max(letters, key=lambda x: probs[x])
+                probs_of[i] = ({k: v / mass if mass > 0 else 1.0 / len(raw) for k, v in raw.items()}, mass)
+        out: list[Relation] = []
+        for i, (q, question) in enumerate(zip(group, questions)):
+            probs, mass = probs_of[i]
+            best = max(question.answers, key=lambda x: probs[x])
             by_label: dict[str, float] = {}
             for letter, label in question.options:
                 by_label[label] = by_label.get(label, 0.0) + probs[letter]
