@@ -56,3 +56,13 @@ def test_letter_spellings_add_up_unless_they_are_one_token() -> None:
     lp = {"A": math.log(0.2), " A": math.log(0.1), "B": math.log(0.3), " B": math.log(0.3)}
     assert _distinct_mass(lp, "A") == pytest.approx(0.3)
     assert _distinct_mass(lp, "B") == pytest.approx(0.3)  # same score: the same token, counted once
+
+
+def test_schema_types_become_ner_labels() -> None:
+    from ieforge.extractor import entity_types_of, type_to_label
+    from ieforge.schemas.relations import load_relation_schema
+
+    types = entity_types_of(load_relation_schema("tacred"))
+    assert types[0] == "PERSON" and "ORGANIZATION" in types and len(types) == len(set(types))
+    assert type_to_label("STATE_OR_PROVINCE") == "state or province"
+    assert entity_types_of(load_relation_schema("semeval")) == ["MISC"]

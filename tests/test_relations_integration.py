@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from ieforge import Extractor
 from ieforge.cli import app
 from ieforge.data import read_semeval
+from ieforge.errors import InputError
 from ieforge.extractor import make_query
 from ieforge.models import Backend
 from ieforge.schemas.relations import RelationSchema, load_relation_schema
@@ -107,3 +108,33 @@ def test_cli_re_json_and_jsonl(model_home: Path, tmp_path: Path) -> None:
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["a", "b"]
     assert rows[1]["relation"]["head"]["text"] == "key"
+
+
+def test_end_to_end_extraction_uses_ner_then_type_constraints(small_backend: Backend) -> None:
+    schema = RelationSchema(
+        name="work",
+        version=1,
+        none_label="no_relation",
+        labels=["employee_of", "founder_of"],
+        templates={
+            "no_relation": ["{subj} has no known relations to {obj}"],
+            "employee_of": ["{subj} works for {obj}"],
+            "founder_of": ["{subj} founded {obj}"],
+        },
+        constraints={"PERSON:ORGANIZATION": ["employee_of", "founder_of"]},
+    )
+    ex = Extractor(small_backend, max_new_tokens=32)
+    text = "Nadim Ladki wrote the story for Reuters in Al-Ain, United Arab Emirates."
+    ents = ex.entities(text, ["person", "organization"])
+    assert {e.label for e in ents} <= {"person", "organization"}
+    rels = ex.extract_relations(text, schema=schema)
+    for r in rels:
+        assert (r.head_type, r.tail_type) == ("PERSON", "ORGANIZATION")
+        assert r.label in {"employee_of", "founder_of"}
+        assert (
+            text[r.head.start : r.head.end] == r.head.text and text[r.tail.start : r.tail.end] == r.tail.text
+        )
+        assert any((e.start, e.end, e.label) == (r.head.start, r.head.end, "person") for e in ents)
+    untyped = schema.model_copy(update={"constraints": None, "name": "untyped"})
+    with pytest.raises(InputError, match="names no entity types"):
+        ex.extract_relations(text, schema=untyped)

@@ -158,7 +158,10 @@ def relation(
     batch_size: Annotated[int, typer.Option(help="pairs per forward pass")] = 8,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
 ) -> None:
-    """Classify the relation between a head and a tail entity (QA4RE or the vanilla RE instruction)."""
+    """Classify the relation between a head and a tail entity (QA4RE or the vanilla RE instruction).
+
+    With neither --head/--tail nor <e1>/<e2> marks, finds the schema's entity types with NER first and
+    classifies every pair the type constraints allow (end-to-end)."""
     if (text is None) == (input is None):
         raise _fail("give either a TEXT argument or --input FILE")
     if input is not None and output is None:
@@ -178,6 +181,25 @@ def relation(
                     queries.append(make_query(rec["text"], h, t, rec.get("head_type"), rec.get("tail_type")))
                 except IEForgeError as exc:
                     raise IEForgeError(f"{input}: record {n} (id {rec['id']!r}): {exc}") from None
+        elif head is None and tail is None and "<e1>" not in text:  # type: ignore[operator]
+            assert text is not None
+            ex = Extractor(model, batch_size=batch_size, device=device)
+            with err.status(f"loading model {model or 'default'} ..."):
+                ex.backend  # noqa: B018
+            rels = ex.extract_relations(text, schema=schema, method=method, reading=reading)  # type: ignore[arg-type]
+            if as_json:
+                out.print_json(json.dumps([r.model_dump() for r in rels]))
+            else:
+                table = Table(title=f"{len(rels)} relations")
+                for col in ("head", "relation", "tail", "p"):
+                    table.add_column(col)
+                for r in rels:
+                    p = "" if r.score is None else f"{r.score:.2f}"
+                    table.add_row(
+                        f"{r.head.text} ({r.head_type})", r.label, f"{r.tail.text} ({r.tail_type})", p
+                    )
+                out.print(table)
+            return
         else:
             assert text is not None
             queries.append(make_query(text, head, tail, head_type, tail_type))

@@ -125,6 +125,69 @@ class Extractor:
         query = make_query(text, head, tail, head_type, tail_type)
         return self.relation_task(schema, method, prompt=prompt, reading=reading).run(query)
 
+    def extract_relations(
+        self,
+        text: str,
+        *,
+        schema: str | RelationSchema = "tacred",
+        entity_types: Sequence[str] | None = None,
+        method: Method = "qa4re",
+        reading: Reading = "letters",
+    ) -> list[Relation]:
+        """End-to-end relation extraction: find entities of the schema's types with NER, then classify every
+        ordered pair of non-overlapping entities whose types the schema's constraints allow.
+
+        ``entity_types`` overrides the types (needed for schemas without type constraints). Pairs read as
+        the none label are left out of the result.
+        """
+        task = self.relation_task(schema, method, reading=reading)
+        types = list(entity_types) if entity_types is not None else entity_types_of(task.schema)
+        if not types:
+            raise InputError(
+                f"schema '{task.schema.name}' names no entity types; pass entity_types=[...] for its entities"
+            )
+        by_label = {type_to_label(t): t for t in types}
+        found = self.ner(text, list(by_label)).entities
+        queries: list[RelationQuery] = []
+        for h in found:
+            for t in found:
+                if h.end <= t.start or t.end <= h.start:  # distinct, non-overlapping mentions
+                    ht, tt = by_label[h.label], by_label[t.label]
+                    if task.schema.allowed_labels(ht, tt):
+                        queries.append(
+                            RelationQuery(
+                                text,
+                                Mention(start=h.start, end=h.end, text=h.text),
+                                Mention(start=t.start, end=t.end, text=t.text),
+                                ht,
+                                tt,
+                            )
+                        )
+        best: dict[tuple[int, int, int, int], Relation] = {}
+        for r in task.run_many(queries):
+            # a mention typed two ways is asked about twice: keep the more confident reading
+            key = (r.head.start, r.head.end, r.tail.start, r.tail.end)
+            if r.label != task.schema.none_label and (
+                key not in best or (r.score or 0) > (best[key].score or 0)
+            ):
+                best[key] = r
+        return sorted(best.values(), key=lambda r: (r.head.start, r.tail.start))
+
+
+def entity_types_of(schema: RelationSchema) -> list[str]:
+    """The entity types a schema's constraints mention, in first-seen order (SUBJ then OBJ)."""
+    seen: list[str] = []
+    for pair in schema.constraints or {}:
+        for t in pair.split(":"):
+            if t.strip() and t.strip() not in seen:
+                seen.append(t.strip())
+    return seen
+
+
+def type_to_label(entity_type: str) -> str:
+    """A schema entity type as an NER question word: STATE_OR_PROVINCE -> "state or province"."""
+    return entity_type.replace("_", " ").lower()
+
 
 def make_query(
     text: str, head: Argument, tail: Argument, head_type: str | None = None, tail_type: str | None = None

@@ -68,6 +68,8 @@ class Relation(BaseModel):
     label: str
     head: Mention
     tail: Mention
+    head_type: str | None = None
+    tail_type: str | None = None
     score: float | None = None
     """probability of ``label`` among the offered choices (None when the answer was generated text)"""
     options: dict[str, float] = Field(default_factory=dict)

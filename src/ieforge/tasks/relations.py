@@ -95,6 +95,8 @@ class RelationTask:
             label=label,
             head=q.head,
             tail=q.tail,
+            head_type=q.head_type,
+            tail_type=q.tail_type,
             method=self.method,
             prompt=self.prompt.id,
             model=self.backend.name,
