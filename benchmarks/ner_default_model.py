@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = Path(os.environ.get("IEFORGE_DATA", ROOT.parent / "shared" / "data"))
+from common import add_common_args, run_worker
+
 DOMAINS = ["crossner_ai", "crossner_literature", "crossner_music"]
 
 
@@ -85,17 +83,10 @@ def worker(args: argparse.Namespace) -> dict[str, object]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default="smollm2-135m,qwen2.5-coder-0.5b,qwen2.5-coder-1.5b")
+    add_common_args(ap, out_name="ner_default_model.json", limit=20, batch_size=16)
     ap.add_argument("--prompts", default="uniner,uniner-json")
     ap.add_argument("--domains", default=",".join(DOMAINS))
     ap.add_argument("--split", default="dev")
-    ap.add_argument("--limit", type=int, default=20)
-    ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--data-dir", default=str(DEFAULT_DATA))
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "ner_default_model.json"))
-    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--model", help=argparse.SUPPRESS)
     ap.add_argument("--prompt", help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.domains = args.domains.split(",")
@@ -107,11 +98,9 @@ def main() -> None:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     for model in args.models.split(","):
         for prompt in args.prompts.split(","):
-            cmd = [
-                sys.executable,
+            row = run_worker(
                 __file__,
-                "--worker",
-                "--model",
+                args,
                 model,
                 "--prompt",
                 prompt,
@@ -119,20 +108,10 @@ def main() -> None:
                 ",".join(args.domains),
                 "--split",
                 args.split,
-                "--limit",
-                str(args.limit),
-                "--batch-size",
-                str(args.batch_size),
-                "--threads",
-                str(args.threads),
-                "--data-dir",
-                args.data_dir,
-            ]
-            proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-            if proc.returncode != 0:
-                print(f"{model} {prompt}: failed (exit {proc.returncode})", file=sys.stderr)
+            )
+            if row is None:
                 continue
-            rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            rows.append(row)
             out_path.write_text(
                 json.dumps({"split": args.split, "limit": args.limit, "runs": rows}, indent=1)
             )

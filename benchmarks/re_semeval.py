@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = Path(os.environ.get("IEFORGE_DATA", ROOT.parent / "shared" / "data"))
+from common import add_common_args, run_worker
+
 CONFIGS = {
     "qa4re-letters": ("qa4re", "letters"),
     "qa4re-generate": ("qa4re", "generate"),
@@ -90,15 +88,8 @@ def worker(args: argparse.Namespace) -> list[dict[str, object]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default="smollm2-135m,qwen2.5-coder-0.5b,qwen2.5-coder-1.5b")
+    add_common_args(ap, out_name="re_semeval.json", limit=800, batch_size=8)
     ap.add_argument("--configs", default=",".join(CONFIGS))
-    ap.add_argument("--limit", type=int, default=800)
-    ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--data-dir", default=str(DEFAULT_DATA))
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "re_semeval.json"))
-    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--model", help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.configs = args.configs.split(",")
     if args.worker:
@@ -108,28 +99,10 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     for model in args.models.split(","):
-        cmd = [
-            sys.executable,
-            __file__,
-            "--worker",
-            "--model",
-            model,
-            "--configs",
-            ",".join(args.configs),
-            "--limit",
-            str(args.limit),
-            "--batch-size",
-            str(args.batch_size),
-            "--threads",
-            str(args.threads),
-            "--data-dir",
-            args.data_dir,
-        ]
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-        if proc.returncode != 0:
-            print(f"{model}: failed (exit {proc.returncode})", file=sys.stderr)
+        got = run_worker(__file__, args, model, "--configs", ",".join(args.configs))
+        if got is None:
             continue
-        rows.extend(json.loads(proc.stdout.strip().splitlines()[-1]))
+        rows.extend(got)
         out.write_text(json.dumps({"limit": args.limit, "runs": rows}, indent=1))
     print(markdown(rows))
 

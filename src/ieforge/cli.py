@@ -7,7 +7,7 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated, Any
 
 import typer
@@ -81,7 +81,7 @@ def ner(
         raise _fail("give either a TEXT argument or --input FILE")
     if input is not None and output is None:
         raise _fail("--input needs --output FILE")
-    from ieforge.batch import read_records, run_jsonl
+    from ieforge.batch import read_records
     from ieforge.extractor import Extractor
 
     _quiet_libraries()
@@ -102,34 +102,18 @@ def ner(
             return
         assert output is not None and input is not None
         input_path: str = input
-        progress = Progress(
-            TextColumn("[bold]ner"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=err,
+        n = _run_file(
+            "ner",
+            input_path,
+            output,
+            lambda records: ex.ner_many([r["text"] for r in records], label_list),
+            lambda res: {
+                "entities": [e.model_dump() for e in res.entities],
+                "stats": res.stats.model_dump(),
+                "model": res.model,
+                "prompt": res.prompt,
+            },
         )
-
-        def process(records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-            task_id = progress.add_task("ner", total=len(records))
-            results = ex.ner_many([r["text"] for r in records], label_list)
-            for rec, res in zip(records, results):
-                progress.advance(task_id)
-                yield {
-                    **rec,
-                    "entities": [e.model_dump() for e in res.entities],
-                    "stats": res.stats.model_dump(),
-                    "model": res.model,
-                    "prompt": res.prompt,
-                }
-
-        def on_start(pending: int, done: int) -> None:
-            if done:
-                err.print(f"resuming: {done} records already in {output}, {pending} to go")
-
-        with progress:
-            n = run_jsonl(input_path, output, process, on_start=on_start)
         err.print(f"wrote {n} records to {output}")
     except IEForgeError as exc:
         raise _fail(str(exc)) from None
@@ -168,7 +152,7 @@ def relation(
         raise _fail("--input needs --output FILE")
     if method not in ("qa4re", "vanilla") or reading not in ("letters", "generate"):
         raise _fail("--method is qa4re or vanilla; --reading is letters or generate")
-    from ieforge.batch import read_records, run_jsonl
+    from ieforge.batch import read_records
     from ieforge.extractor import Extractor, make_query
 
     _quiet_libraries()
@@ -215,27 +199,49 @@ def relation(
             return
         assert input is not None and output is not None
         by_id = {str(r["id"]): q for r, q in zip(read_records(input), queries)}
-        progress = Progress(
-            TextColumn("[bold]re"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=err,
+        n = _run_file(
+            "re",
+            input,
+            output,
+            lambda records: task.run_many([by_id[str(r["id"])] for r in records]),
+            lambda rel: {"relation": rel.model_dump()},
         )
-
-        def process(records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-            task_id = progress.add_task("re", total=len(records))
-            results = task.run_many([by_id[str(r["id"])] for r in records])
-            for rec, rel in zip(records, results):
-                progress.advance(task_id)
-                yield {**rec, "relation": rel.model_dump()}
-
-        with progress:
-            n = run_jsonl(input, output, process)
         err.print(f"wrote {n} records to {output}")
     except IEForgeError as exc:
         raise _fail(str(exc)) from None
+
+
+def _run_file(
+    name: str,
+    input_path: str,
+    output: str,
+    results_for: Callable[[list[dict[str, Any]]], Iterable[Any]],
+    fields: Callable[[Any], dict[str, Any]],
+) -> int:
+    """Run a task over a JSONL file with a progress bar; each output line is the input record + ``fields``."""
+    from ieforge.batch import run_jsonl
+
+    progress = Progress(
+        TextColumn(f"[bold]{name}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    )
+
+    def process(records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        task_id = progress.add_task(name, total=len(records))
+        for rec, res in zip(records, results_for(records)):
+            progress.advance(task_id)
+            yield {**rec, **fields(res)}
+
+    def on_start(pending: int, done: int) -> None:
+        if done:
+            err.print(f"resuming: {done} records already in {output}, {pending} to go")
+
+    with progress:
+        return run_jsonl(input_path, output, process, on_start=on_start)
 
 
 def _arg(value: Any) -> Any:

@@ -9,7 +9,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError, model_validator
@@ -59,23 +59,38 @@ def available_prompts(task: str) -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-@lru_cache(maxsize=64)
-def load_ner_prompt(name: str) -> NERPrompt:
-    """Load a packaged NER prompt by name (``uniner``, ``uniner-json``) or from a YAML file path."""
+PromptT = TypeVar("PromptT", bound=BaseModel)
+
+
+def _load_prompt(task: str, kind: str, name: str, model: type[PromptT]) -> PromptT:
+    """A packaged prompt of ``task`` by name, or a YAML file path; bad files get one line naming them."""
     if Path(name).is_file():
         source, raw = name, Path(name).read_text(encoding="utf-8")
     else:
-        path = resources.files("ieforge.prompts").joinpath("ner").joinpath(f"{name}.yaml")
+        path = resources.files("ieforge.prompts").joinpath(task).joinpath(f"{name}.yaml")
         if not path.is_file():
             raise InputError(
-                f"unknown NER prompt '{name}' (available: {', '.join(available_prompts('ner'))})"
+                f"unknown {kind} prompt '{name}' (available: {', '.join(available_prompts(task))})"
             )
-        source, raw = f"ner/{name}.yaml", path.read_text(encoding="utf-8")
+        source, raw = f"{task}/{name}.yaml", path.read_text(encoding="utf-8")
     try:
-        return NERPrompt.model_validate(yaml.safe_load(raw))
-    except (yaml.YAMLError, ValidationError) as exc:
-        first = str(exc).strip().splitlines()
-        raise InputError(f"{source}: invalid prompt file: {' '.join(first[:3])}") from None
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise InputError(f"{source}: {where}not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: invalid prompt file: expected a mapping of fields")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(f"{source}: invalid prompt file: {describe_validation_error(exc)}") from None
+
+
+@lru_cache(maxsize=64)
+def load_ner_prompt(name: str) -> NERPrompt:
+    """Load a packaged NER prompt by name (``uniner``, ``uniner-json``) or from a YAML file path."""
+    return _load_prompt("ner", "NER", name, NERPrompt)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -176,27 +191,7 @@ class REQuestion(BaseModel):
 @lru_cache(maxsize=64)
 def load_re_prompt(name: str) -> REPrompt:
     """Load a packaged relation prompt by name (``qa4re``, ``vanilla``) or from a YAML file path."""
-    if Path(name).is_file():
-        source, raw = name, Path(name).read_text(encoding="utf-8")
-    else:
-        path = resources.files("ieforge.prompts").joinpath("re").joinpath(f"{name}.yaml")
-        if not path.is_file():
-            raise InputError(
-                f"unknown relation prompt '{name}' (available: {', '.join(available_prompts('re'))})"
-            )
-        source, raw = f"re/{name}.yaml", path.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise InputError(f"{source}: {where}not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{source}: invalid prompt file: expected a mapping of fields")
-    try:
-        return REPrompt.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(f"{source}: invalid prompt file: {describe_validation_error(exc)}") from None
+    return _load_prompt("re", "relation", name, REPrompt)
 
 
 def option_letters(n: int) -> list[str]:
