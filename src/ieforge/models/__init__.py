@@ -28,14 +28,14 @@ def load_model(name_or_path: str | None = None, *, device: str = "auto", dtype: 
 
     Catalogue models are checked against their pinned sha256 before loading.
     """
-    from ieforge.models.transformers import TransformersBackend, converted_dir
+    from ieforge.models.transformers import TransformersBackend, cached_conversion
 
     name = (name_or_path or DEFAULT_MODEL).strip()
     entry = find_entry(name)
     if entry is not None:
         entry.verify()
-        cached = converted_dir(entry.sha256)
-        if (cached / "ieforge-source.json").is_file():
+        cached = cached_conversion(entry.sha256)
+        if cached is not None:  # no need to join split parts again
             return TransformersBackend.from_pretrained(
                 str(cached), name=entry.name, device=device, dtype=dtype
             )
@@ -43,7 +43,7 @@ def load_model(name_or_path: str | None = None, *, device: str = "auto", dtype: 
         backend = TransformersBackend.from_gguf(
             gguf, sha256=entry.sha256, name=entry.name, device=device, dtype=dtype
         )
-        if len(entry.files) > 1 and (cached / "ieforge-source.json").is_file():
+        if len(entry.files) > 1 and cached_conversion(entry.sha256) is not None:
             gguf.unlink(missing_ok=True)  # the joined copy of the parts is no longer needed
         return backend
     path = Path(name).expanduser()
@@ -65,7 +65,7 @@ def load_model(name_or_path: str | None = None, *, device: str = "auto", dtype: 
         return TransformersBackend.from_pretrained(str(path), name=path.name, device=device, dtype=dtype)
     if path.suffix.lower() == ".gguf" or name.startswith((".", "/", "~")):
         raise ModelNotFoundError(f"no such model file or directory: {name}")
-    if _HUB_ID.match(name) and not name.startswith((".", "/", "~")):
+    if _HUB_ID.match(name):
         return TransformersBackend.from_pretrained(name, name=name, device=device, dtype=dtype)
     known = ", ".join(e.name for e in CATALOGUE)
     raise ModelNotFoundError(

@@ -100,6 +100,12 @@ def converted_dir(sha256: str) -> Path:
     return cache_root() / "converted" / sha256
 
 
+def cached_conversion(sha256: str) -> Path | None:
+    """The converted-model directory for a GGUF with this sha256, if a complete one is cached."""
+    target = converted_dir(sha256)
+    return target if (target / "ieforge-source.json").is_file() else None
+
+
 class TransformersBackend:
     """A causal language model run with transformers (CPU by default, CUDA when available)."""
 
@@ -150,10 +156,11 @@ class TransformersBackend:
     ) -> TransformersBackend:
         """Load a GGUF file, through the converted-model cache when possible."""
         path = Path(path)
+        cached = cached_conversion(sha256)
+        if cached is not None:
+            log.info("loading %s from the converted-model cache %s", path.name, cached)
+            return cls.from_pretrained(str(cached), name=name or path.name, device=device, dtype=dtype)
         target = converted_dir(sha256)
-        if (target / "ieforge-source.json").is_file():
-            log.info("loading %s from the converted-model cache %s", path.name, target)
-            return cls.from_pretrained(str(target), name=name or path.name, device=device, dtype=dtype)
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         t0 = time.perf_counter()
