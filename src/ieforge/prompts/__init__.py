@@ -176,6 +176,8 @@ class REQuestion(BaseModel):
     """the user message"""
     options: list[tuple[str, str]]
     """(answer, label) in the order shown: the option letter for QA4RE, the label itself for vanilla"""
+    choices: list[str] = []
+    """what each option says, aligned with ``options``: its sentence (QA4RE) or label (vanilla)"""
 
     @property
     def answers(self) -> list[str]:
@@ -225,15 +227,26 @@ def qa4re_options(
     The labels allowed for the entity types come first (in the schema's option order), each with one
     option per template, and the none label's option last. ``subj``/``obj`` are inserted as given.
     """
-    labels = _candidate_labels(schema, subj_type, obj_type)
-    texts = [
+    return _render_options(_option_sentences(schema, subj, obj, subj_type, obj_type), choice_format)
+
+
+def _option_sentences(
+    schema: RelationSchema, subj: str, obj: str, subj_type: str | None, obj_type: str | None
+) -> list[tuple[str, str]]:
+    """(label, option sentence) for every template of every candidate label, the none label last."""
+    return [
         (label, schema.verbalize(label, subj, obj, k))
-        for label in labels
+        for label in _candidate_labels(schema, subj_type, obj_type)
         for k in range(len(schema.templates[label]))
     ]
+
+
+def _render_options(
+    sentences: list[tuple[str, str]], choice_format: str
+) -> tuple[str, list[tuple[str, str]]]:
     pairs: list[tuple[str, str]] = []
     lines: list[str] = []
-    for letter, (label, text) in zip(option_letters(len(texts)), texts):
+    for letter, (label, text) in zip(option_letters(len(sentences)), sentences):
         pairs.append((letter, label))
         lines.append(_fill(choice_format, {"letter": letter, "text": text, "label": label}))
     return "\n".join(lines), pairs
@@ -296,11 +309,12 @@ def build_re_question(
     subj, obj = prompt.entity(head.text), prompt.entity(tail.text)
     values = {"sentence": mark_entities(text, head, tail, prompt.entity_format), "subj": subj, "obj": obj}
     if prompt.parser == "option_letter":
-        values["options"], options = qa4re_options(
-            schema, subj, obj, head_type, tail_type, choice_format=prompt.choice_format
-        )
+        sentences = _option_sentences(schema, subj, obj, head_type, tail_type)
+        values["options"], options = _render_options(sentences, prompt.choice_format)
+        choices = [text for _, text in sentences]
     else:
         values["labels"], options = label_choices(
             schema, head_type, tail_type, choice_format=prompt.choice_format
         )
-    return REQuestion(prompt=prompt.id, text=_fill(prompt.template, values), options=options)
+        choices = [label for label, _ in options]
+    return REQuestion(prompt=prompt.id, text=_fill(prompt.template, values), options=options, choices=choices)

@@ -122,9 +122,7 @@ class RelationTask:
                 batch_size=self.batch_size,
             )
             for i, lp in zip(idx, rows):
-                raw = {letter: _distinct_mass(lp, letter) for letter in letters}
-                mass = sum(raw.values())
-                probs_of[i] = ({k: v / mass if mass > 0 else 1.0 / len(raw) for k, v in raw.items()}, mass)
+                probs_of[i] = _normalize({letter: _distinct_mass(lp, letter) for letter in letters})
         out: list[Relation] = []
         for i, (q, question) in enumerate(zip(group, questions)):
             probs, mass = probs_of[i]
@@ -142,9 +140,7 @@ class RelationTask:
         rows = self.backend.score_continuations(
             [self.prompt.chat(question.text)], [self.prompt.assistant_prefix + x for x in letters]
         )[0]
-        raw = {letter: math.exp(s) for letter, s in zip(letters, rows)}
-        mass = sum(raw.values())
-        return {k: v / mass if mass > 0 else 1.0 / len(raw) for k, v in raw.items()}, mass
+        return _normalize({letter: math.exp(s) for letter, s in zip(letters, rows)})
 
     def _read_generated(self, group: list[RelationQuery], questions: list[REQuestion]) -> list[Relation]:
         gens = self.backend.generate(
@@ -158,8 +154,7 @@ class RelationTask:
         for q, question, gen in zip(group, questions, gens):
             answer = gen.text[len(self.prompt.assistant_prefix) :]
             if self.prompt.parser == "option_letter":
-                texts = [_option_text(question, letter) for letter in question.answers]
-                choice = parse_option_letter(answer, question.answers, texts)
+                choice = parse_option_letter(answer, question.answers, question.choices)
             else:
                 choice = parse_label(answer, question.answers)
             label = question.label_of(choice) if choice is not None else None
@@ -168,6 +163,12 @@ class RelationTask:
             else:
                 out.append(self._relation(q, label, options={label: 1.0}))
         return out
+
+
+def _normalize(raw: dict[str, float]) -> tuple[dict[str, float], float]:
+    """Probabilities over the offered letters, and the share of probability they had before."""
+    mass = sum(raw.values())
+    return {k: v / mass if mass > 0 else 1.0 / len(raw) for k, v in raw.items()}, mass
 
 
 def _distinct_mass(logprobs: dict[str, float], letter: str) -> float:
@@ -180,10 +181,3 @@ def _distinct_mass(logprobs: dict[str, float], letter: str) -> float:
             seen.add(v)
             total += math.exp(v)
     return total
-
-
-def _option_text(question: REQuestion, letter: str) -> str:
-    for line in question.text.splitlines():
-        if line.startswith(f"{letter}. "):
-            return line[len(letter) + 2 :]
-    return ""
