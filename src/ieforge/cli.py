@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -24,6 +24,11 @@ from rich.table import Table
 
 from ieforge.errors import IEForgeError
 from ieforge.tasks.ner import DEFAULT_PROMPT
+
+if TYPE_CHECKING:
+    from ieforge.extractor import Extractor
+    from ieforge.tasks.relations import RelationQuery
+    from ieforge.types import Relation
 
 app = typer.Typer(
     help="Information extraction with instruction-tuned language models; every span grounded to offsets.",
@@ -91,8 +96,7 @@ def ner(
         ex = Extractor(
             model, prompt=prompt, batch_size=batch_size, device=device, max_new_tokens=max_new_tokens
         )
-        with err.status(f"loading model {model or 'default'} ..."):
-            ex.backend  # noqa: B018 - load now, so errors surface before work starts
+        _load(ex, model)
         if text is not None:
             result = ex.ner(text, label_list)
             if as_json:
@@ -157,39 +161,29 @@ def relation(
 
     _quiet_libraries()
     try:
-        queries = []
+        records: list[dict[str, Any]] = []
+        queries: list[RelationQuery] = []
+        end_to_end = text is not None and head is None and tail is None and "<e1>" not in text
         if input is not None:
-            for n, rec in enumerate(read_records(input), 1):
+            records = read_records(input)
+            for n, rec in enumerate(records, 1):
                 try:
                     h, t = _arg(rec.get("head")), _arg(rec.get("tail"))
                     queries.append(make_query(rec["text"], h, t, rec.get("head_type"), rec.get("tail_type")))
                 except IEForgeError as exc:
                     raise IEForgeError(f"{input}: record {n} (id {rec['id']!r}): {exc}") from None
-        elif head is None and tail is None and "<e1>" not in text:  # type: ignore[operator]
-            assert text is not None
-            ex = Extractor(model, batch_size=batch_size, device=device)
-            with err.status(f"loading model {model or 'default'} ..."):
-                ex.backend  # noqa: B018
+        elif text is not None and not end_to_end:
+            queries.append(make_query(text, head, tail, head_type, tail_type))
+        ex = Extractor(model, batch_size=batch_size, device=device)
+        _load(ex, model)
+        if text is not None and end_to_end:
             rels = ex.extract_relations(text, schema=schema, method=method, reading=reading)  # type: ignore[arg-type]
             if as_json:
                 out.print_json(json.dumps([r.model_dump() for r in rels]))
             else:
-                table = Table(title=f"{len(rels)} relations")
-                for col in ("head", "relation", "tail", "p"):
-                    table.add_column(col)
-                for r in rels:
-                    p = "" if r.score is None else f"{r.score:.2f}"
-                    table.add_row(
-                        f"{r.head.text} ({r.head_type})", r.label, f"{r.tail.text} ({r.tail_type})", p
-                    )
-                out.print(table)
+                _print_relations(rels)
             return
-        else:
-            assert text is not None
-            queries.append(make_query(text, head, tail, head_type, tail_type))
-        ex = Extractor(model, batch_size=batch_size, device=device)
-        with err.status(f"loading model {model or 'default'} ..."):
-            task = ex.relation_task(schema, method, reading=reading)  # type: ignore[arg-type]
+        task = ex.relation_task(schema, method, reading=reading)  # type: ignore[arg-type]
         if text is not None:
             rel = task.run(queries[0])
             if as_json:
@@ -198,7 +192,7 @@ def relation(
                 _print_relation(rel.model_dump())
             return
         assert input is not None and output is not None
-        by_id = {str(r["id"]): q for r, q in zip(read_records(input), queries)}
+        by_id = {str(r["id"]): q for r, q in zip(records, queries)}
         n = _run_file(
             "re",
             input,
@@ -209,6 +203,22 @@ def relation(
         err.print(f"wrote {n} records to {output}")
     except IEForgeError as exc:
         raise _fail(str(exc)) from None
+
+
+def _load(ex: Extractor, model: str | None) -> None:
+    """Load the model now, with a spinner, so that loading errors surface before any work starts."""
+    with err.status(f"loading model {model or 'default'} ..."):
+        ex.backend  # noqa: B018
+
+
+def _print_relations(rels: list[Relation]) -> None:
+    table = Table(title=f"{len(rels)} relations")
+    for col in ("head", "relation", "tail", "p"):
+        table.add_column(col)
+    for r in rels:
+        p = "" if r.score is None else f"{r.score:.2f}"
+        table.add_row(f"{r.head.text} ({r.head_type})", r.label, f"{r.tail.text} ({r.tail_type})", p)
+    out.print(table)
 
 
 def _run_file(
