@@ -26,23 +26,29 @@ class Turn(BaseModel):
     content: str
 
 
-class NERPrompt(BaseModel):
-    """A conversation asking one question per entity type about a text."""
+class Prompt(BaseModel):
+    """What every versioned prompt file has: identity, its answer parser, how answers start and end."""
 
     name: str
     version: int
     task: str
     parser: str
     system: str = ""
-    turns: list[Turn]
-    question: str
     assistant_prefix: str = ""
+    """text the answer is forced to start with"""
     stop: list[str] = []
     """strings that end an answer (kept in the answer text)"""
 
     @property
     def id(self) -> str:
         return f"{self.name}@{self.version}"
+
+
+class NERPrompt(Prompt):
+    """A conversation asking one question per entity type about a text."""
+
+    turns: list[Turn]
+    question: str
 
     def chat(self, text: str, label: str) -> Chat:
         msgs: list[Message] = []
@@ -59,7 +65,7 @@ def available_prompts(task: str) -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-PromptT = TypeVar("PromptT", bound=BaseModel)
+PromptT = TypeVar("PromptT", bound=Prompt)
 
 
 def _load_prompt(task: str, kind: str, name: str, model: type[PromptT]) -> PromptT:
@@ -113,7 +119,7 @@ def _fill(template: str, values: dict[str, str]) -> str:
     return _SLOT.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
-class REPrompt(BaseModel):
+class REPrompt(Prompt):
     """A question about the relation between a head and a tail entity in one sentence.
 
     ``parser`` says how the answer is read and how the choices are shown: ``option_letter`` (QA4RE:
@@ -121,23 +127,13 @@ class REPrompt(BaseModel):
     the label names, in ``{labels}``).
     """
 
-    name: str
-    version: int
-    task: str
     parser: Literal["option_letter", "label"]
-    system: str = ""
     template: str
     """the user message; placeholders {sentence}, {subj}, {obj} and {options} or {labels}"""
     entity_format: str = "{entity}"
     """how the two entity mentions are written, in the sentence and wherever they are named"""
     choice_format: str
     """one line of the choices block: "{letter}. {text}" (options) or "- {label}" (labels)"""
-    assistant_prefix: str = ""
-    stop: list[str] = []
-
-    @property
-    def id(self) -> str:
-        return f"{self.name}@{self.version}"
 
     @model_validator(mode="after")
     def _check_placeholders(self) -> REPrompt:
