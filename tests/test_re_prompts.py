@@ -15,6 +15,7 @@ from ieforge.prompts import (
     REQuestion,
     available_prompts,
     build_re_question,
+    content_free_question,
     label_choices,
     load_re_prompt,
     mark_entities,
@@ -367,3 +368,33 @@ def test_question_model_round_trip() -> None:
     q = REQuestion(prompt="qa4re@1", text="x", options=[("A", "per:title"), ("B", "no_relation")])
     assert REQuestion.model_validate_json(q.model_dump_json()) == q
     assert q.label_of(parse_option_letter("Option: B", q.answers)) == "no_relation"
+
+
+def test_content_free_question_keeps_the_options_and_drops_the_content() -> None:
+    prompt, schema = load_re_prompt("qa4re"), load_relation_schema("tacred")
+    real = build_re_question(
+        prompt,
+        schema,
+        "Bill Gates founded Microsoft.",
+        Mention(start=19, end=28, text="Microsoft"),
+        Mention(start=0, end=10, text="Bill Gates"),
+        "ORGANIZATION",
+        "PERSON",
+    )
+    blank = content_free_question(prompt, schema, "ORGANIZATION", "PERSON")
+    assert blank.options == real.options
+    assert "Sentence: N/A\n" in blank.text
+    assert "Bill" not in blank.text and "Microsoft" not in blank.text
+    assert "[N/A] was founded by [N/A]" in blank.text
+
+
+def test_solved_questions_become_earlier_turns() -> None:
+    prompt = load_re_prompt("qa4re")
+    chat = prompt.chat("Q3", [("Q1", "A"), ("Q2", "C")])
+    assert [(m["role"], m["content"]) for m in chat] == [
+        ("user", "Q1"),
+        ("assistant", "A"),
+        ("user", "Q2"),
+        ("assistant", "C"),
+        ("user", "Q3"),
+    ]

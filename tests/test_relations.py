@@ -9,7 +9,7 @@ import pytest
 from ieforge.errors import InputError
 from ieforge.evaluate import relation_prf
 from ieforge.extractor import make_query
-from ieforge.tasks.relations import _distinct_mass
+from ieforge.tasks.relations import RelationQuery, _distinct_mass, pick_demonstrations
 from ieforge.types import Mention
 
 
@@ -66,3 +66,19 @@ def test_schema_types_become_ner_labels() -> None:
     assert types[0] == "PERSON" and "ORGANIZATION" in types and len(types) == len(set(types))
     assert type_to_label("STATE_OR_PROVINCE") == "state or province"
     assert entity_types_of(load_relation_schema("semeval")) == ["MISC"]
+
+
+def _pool(labels: list[str]) -> list[tuple[RelationQuery, str]]:
+    m = Mention(start=0, end=1, text="a")
+    return [(RelationQuery(f"a {i}", m, m), label) for i, label in enumerate(labels)]
+
+
+def test_demonstrations_cover_distinct_labels_first() -> None:
+    pool = _pool(["x"] * 50 + ["y"] * 3 + ["z"])
+    picked = pick_demonstrations(pool, 3, seed=1)
+    assert sorted(label for _, label in picked) == ["x", "y", "z"]
+    assert pick_demonstrations(pool, 3, seed=1) == picked  # seeded
+    five = pick_demonstrations(pool, 5, seed=1)
+    assert len(five) == 5 and len({q.text for q, _ in five}) == 5  # no example twice
+    assert pick_demonstrations(pool, 0) == [] and pick_demonstrations([], 3) == []
+    assert len(pick_demonstrations(_pool(["x", "y"]), 9)) == 2

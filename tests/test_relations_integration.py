@@ -138,3 +138,86 @@ def test_end_to_end_extraction_uses_ner_then_type_constraints(small_backend: Bac
     untyped = schema.model_copy(update={"constraints": None, "name": "untyped"})
     with pytest.raises(InputError, match="names no entity types"):
         ex.extract_relations(text, schema=untyped)
+
+
+def test_calibration_divides_by_the_content_free_prior(small_backend: Backend, semeval_dev: list) -> None:  # type: ignore[type-arg]
+    queries = [RelationQuery(e.text, e.head, e.tail) for e in semeval_dev[:3]]
+    plain = RelationTask(small_backend, schema="semeval")
+    calibrated = RelationTask(small_backend, schema="semeval", calibrate=True)
+    assert calibrated.variant == "letters+calibrated"
+    prior = calibrated.letter_prior(None, None)
+    assert sum(prior.values()) == pytest.approx(1.0, abs=1e-6)
+    for q, raw, cal in zip(queries, plain.run_many(queries), calibrated.run_many(queries)):
+        letters = plain.question(q).options
+        # the calibrated distribution is the raw one divided by the prior, renormalized
+        expected = {label: raw.options[label] / prior[letter] for letter, label in letters}
+        total = sum(expected.values())
+        for label, p in cal.options.items():
+            assert p == pytest.approx(expected[label] / total, rel=1e-4)
+        assert cal.choice_mass == pytest.approx(raw.choice_mass)
+
+
+def test_demonstrations_are_earlier_turns_with_the_gold_answer(
+    small_backend: Backend,
+    semeval_dev: list,  # type: ignore[type-arg]
+) -> None:
+    solved = [(RelationQuery(e.text, e.head, e.tail), e.label) for e in semeval_dev[4:6]]
+    task = RelationTask(small_backend, schema="semeval", demonstrations=solved)
+    assert task.variant == "letters+2shot"
+    e = semeval_dev[0]
+    question = task.question(RelationQuery(e.text, e.head, e.tail))
+    chat = task.chat(question)
+    assert [m["role"] for m in chat] == ["user", "assistant", "user", "assistant", "user"]
+    for (q, label), answer in zip(solved, (chat[1], chat[3])):
+        assert task.question(q).label_of(answer["content"]) == label
+    rel = task.run(RelationQuery(e.text, e.head, e.tail))
+    assert sum(rel.options.values()) == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(ValueError, match="not in schema"):
+        RelationTask(small_backend, schema="semeval", demonstrations=[(solved[0][0], "founded_by")])
+
+
+def test_verify_reading_asks_one_yes_no_question_per_option(small_backend: Backend) -> None:
+    ex = Extractor(small_backend)
+    rel = ex.relations(
+        "Bill Gates founded Microsoft in 1975.",
+        "Microsoft",
+        "Bill Gates",
+        schema="tacred",
+        head_type="ORGANIZATION",
+        tail_type="PERSON",
+        reading="verify",
+        calibrate=True,
+    )
+    assert rel.prompt == "qa4re-verify@1"
+    assert set(rel.options) == {
+        "org:founded_by",
+        "org:top_members/employees",
+        "org:shareholders",
+        "no_relation",
+    }
+    assert sum(rel.options.values()) == pytest.approx(1.0, abs=1e-6)
+    assert rel.choice_mass is not None and 0.0 < rel.choice_mass <= 1.0
+    with pytest.raises(ValueError, match="needs a yes/no prompt"):
+        RelationTask(small_backend, prompt="qa4re", reading="verify")
+
+
+def test_cli_demonstrations_from_the_training_file(model_home: Path) -> None:
+    res = CliRunner().invoke(
+        app,
+        [
+            "re",
+            "The <e1>key</e1> was in a <e2>box</e2>.",
+            "--model",
+            "smollm2-135m",
+            "--demos",
+            str(shared_data("semeval2010_task8", "TRAIN_FILE.TXT")),
+            "--shots",
+            "2",
+            "--calibrate",
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    rel = json.loads(res.stdout)
+    assert rel["label"] in [*load_relation_schema("semeval").labels, "Other"]
+    assert sum(rel["options"].values()) == pytest.approx(1.0, abs=1e-4)

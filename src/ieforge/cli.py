@@ -136,7 +136,17 @@ def relation(
     method: Annotated[str, typer.Option(help="qa4re or vanilla")] = "qa4re",
     head_type: Annotated[str | None, typer.Option(help="entity type of the head, e.g. PERSON")] = None,
     tail_type: Annotated[str | None, typer.Option(help="entity type of the tail, e.g. ORGANIZATION")] = None,
-    reading: Annotated[str, typer.Option(help="letters (one forward pass) or generate")] = "letters",
+    reading: Annotated[
+        str, typer.Option(help="letters (one forward pass), generate, or verify (yes/no per option)")
+    ] = "letters",
+    calibrate: Annotated[
+        bool, typer.Option("--calibrate", help="divide option probabilities by their content-free prior")
+    ] = False,
+    demos: Annotated[
+        str | None,
+        typer.Option(help="solved examples to show first: SemEval .txt, FewRel .json or JSONL with 'label'"),
+    ] = None,
+    shots: Annotated[int, typer.Option(help="how many solved examples to show (with --demos)")] = 3,
     model: ModelOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     input: Annotated[
@@ -154,10 +164,11 @@ def relation(
         raise _fail("give either a TEXT argument or --input FILE")
     if input is not None and output is None:
         raise _fail("--input needs --output FILE")
-    if method not in ("qa4re", "vanilla") or reading not in ("letters", "generate"):
-        raise _fail("--method is qa4re or vanilla; --reading is letters or generate")
+    if method not in ("qa4re", "vanilla") or reading not in ("letters", "generate", "verify"):
+        raise _fail("--method is qa4re or vanilla; --reading is letters, generate or verify")
     from ieforge.batch import read_records
     from ieforge.extractor import Extractor, make_query
+    from ieforge.tasks.relations import pick_demonstrations
 
     _quiet_libraries()
     try:
@@ -166,24 +177,34 @@ def relation(
         end_to_end = text is not None and head is None and tail is None and "<e1>" not in text
         if input is not None:
             records = read_records(input)
-            for n, rec in enumerate(records, 1):
-                try:
-                    h, t = _arg(rec.get("head")), _arg(rec.get("tail"))
-                    queries.append(make_query(rec["text"], h, t, rec.get("head_type"), rec.get("tail_type")))
-                except IEForgeError as exc:
-                    raise IEForgeError(f"{input}: record {n} (id {rec['id']!r}): {exc}") from None
+            queries = _record_queries(input, records)
         elif text is not None and not end_to_end:
             queries.append(make_query(text, head, tail, head_type, tail_type))
+        solved = pick_demonstrations(_demo_pool(demos), shots) if demos is not None else []
+        if solved and end_to_end:
+            raise _fail("--demos works with a given head and tail (not end-to-end extraction)")
         ex = Extractor(model, batch_size=batch_size, device=device)
         _load(ex, model)
         if text is not None and end_to_end:
-            rels = ex.extract_relations(text, schema=schema, method=method, reading=reading)  # type: ignore[arg-type]
+            rels = ex.extract_relations(
+                text,
+                schema=schema,
+                method=method,  # type: ignore[arg-type]
+                reading=reading,  # type: ignore[arg-type]
+                calibrate=calibrate,
+            )
             if as_json:
                 out.print_json(json.dumps([r.model_dump() for r in rels]))
             else:
                 _print_relations(rels)
             return
-        task = ex.relation_task(schema, method, reading=reading)  # type: ignore[arg-type]
+        task = ex.relation_task(
+            schema,
+            method,  # type: ignore[arg-type]
+            reading=reading,  # type: ignore[arg-type]
+            calibrate=calibrate,
+            demonstrations=solved,
+        )
         if text is not None:
             rel = task.run(queries[0])
             if as_json:
@@ -203,6 +224,37 @@ def relation(
         err.print(f"wrote {n} records to {output}")
     except IEForgeError as exc:
         raise _fail(str(exc)) from None
+
+
+def _record_queries(path: str, records: list[dict[str, Any]]) -> list[RelationQuery]:
+    """The relation query of every record of a JSONL file ({text, head, tail, head_type, tail_type})."""
+    from ieforge.extractor import make_query
+
+    queries = []
+    for n, rec in enumerate(records, 1):
+        try:
+            h, t = _arg(rec.get("head")), _arg(rec.get("tail"))
+            queries.append(make_query(rec["text"], h, t, rec.get("head_type"), rec.get("tail_type")))
+        except IEForgeError as exc:
+            raise IEForgeError(f"{path}: record {n} (id {rec['id']!r}): {exc}") from None
+    return queries
+
+
+def _demo_pool(path: str) -> list[tuple[RelationQuery, str]]:
+    """Labelled pairs to draw demonstrations from: a SemEval text file, a FewRel JSON file, or JSONL
+    records like ``--input`` ones with a ``label`` field."""
+    from ieforge.batch import read_records
+    from ieforge.data import read_fewrel, read_semeval
+    from ieforge.tasks.relations import RelationQuery
+
+    if path.endswith(".jsonl"):
+        records = read_records(path)
+        for n, rec in enumerate(records, 1):
+            if not isinstance(rec.get("label"), str):
+                raise IEForgeError(f"{path}: record {n}: a demonstration needs a 'label' string")
+        return list(zip(_record_queries(path, records), (rec["label"] for rec in records)))
+    examples = read_fewrel(path) if path.endswith(".json") else read_semeval(path)
+    return [(RelationQuery(e.text, e.head, e.tail, e.head_type, e.tail_type), e.label) for e in examples]
 
 
 def _load(ex: Extractor, model: str | None) -> None:

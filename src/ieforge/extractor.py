@@ -46,7 +46,7 @@ class Extractor:
         self.max_new_tokens = max_new_tokens
         self.max_chunk_tokens = max_chunk_tokens
         self._ner: NERTask | None = None
-        self._re: dict[tuple[str, str, str | None, str], RelationTask] = {}
+        self._re: dict[tuple[object, ...], RelationTask] = {}
 
     @property
     def backend(self) -> Backend:
@@ -89,9 +89,21 @@ class Extractor:
         *,
         prompt: str | None = None,
         reading: Reading = "letters",
+        calibrate: bool = False,
+        demonstrations: Sequence[tuple[RelationQuery, str]] = (),
     ) -> RelationTask:
-        """The (cached) relation task for a schema and method on this extractor's model."""
-        key = (schema if isinstance(schema, str) else schema.name, method, prompt, reading)
+        """The (cached) relation task for a schema, method and reading on this extractor's model (see
+        :class:`RelationTask` for ``calibrate`` and ``demonstrations``)."""
+        key = (
+            schema if isinstance(schema, str) else schema.id,
+            method,
+            prompt,
+            reading,
+            calibrate,
+            tuple(
+                (q.text, q.head.start, q.tail.start, q.head_type, q.tail_type, y) for q, y in demonstrations
+            ),
+        )
         if key not in self._re:
             self._re[key] = RelationTask(
                 self.backend,
@@ -100,6 +112,8 @@ class Extractor:
                 prompt=prompt,
                 reading=reading,
                 batch_size=self.batch_size,
+                calibrate=calibrate,
+                demonstrations=demonstrations,
             )
         return self._re[key]
 
@@ -115,15 +129,19 @@ class Extractor:
         tail_type: str | None = None,
         prompt: str | None = None,
         reading: Reading = "letters",
+        calibrate: bool = False,
     ) -> Relation:
         """The relation between ``head`` (subject) and ``tail`` (object) in ``text``.
 
         ``head``/``tail`` are strings found in the text (first occurrence), (start, end) offsets, or
         :class:`Mention` objects; or leave both out and mark them in the text as ``<e1>..</e1>`` and
-        ``<e2>..</e2>`` (SemEval style). ``method="vanilla"`` runs the RE-instruction baseline.
+        ``<e2>..</e2>`` (SemEval style). ``method="vanilla"`` runs the RE-instruction baseline;
+        ``reading="verify"`` asks one yes/no question per option; ``calibrate`` removes the model's
+        content-free preference among the options.
         """
         query = make_query(text, head, tail, head_type, tail_type)
-        return self.relation_task(schema, method, prompt=prompt, reading=reading).run(query)
+        task = self.relation_task(schema, method, prompt=prompt, reading=reading, calibrate=calibrate)
+        return task.run(query)
 
     def extract_relations(
         self,
@@ -133,6 +151,7 @@ class Extractor:
         entity_types: Sequence[str] | None = None,
         method: Method = "qa4re",
         reading: Reading = "letters",
+        calibrate: bool = False,
     ) -> list[Relation]:
         """End-to-end relation extraction: find entities of the schema's types with NER, then classify every
         ordered pair of non-overlapping entities whose types the schema's constraints allow.
@@ -140,7 +159,7 @@ class Extractor:
         ``entity_types`` overrides the types (needed for schemas without type constraints). Pairs read as
         the none label are left out of the result.
         """
-        task = self.relation_task(schema, method, reading=reading)
+        task = self.relation_task(schema, method, reading=reading, calibrate=calibrate)
         types = list(entity_types) if entity_types is not None else entity_types_of(task.schema)
         if not types:
             raise InputError(

@@ -6,6 +6,7 @@ A result records ``name@version`` of its prompt, so every number can be traced t
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -107,10 +108,12 @@ _SLOT = re.compile(r"\{([A-Za-z_]+)\}")
 _RE_TEMPLATE_SLOTS = {
     "option_letter": ({"sentence", "subj", "obj", "options"}, {"sentence", "options"}),
     "label": ({"sentence", "subj", "obj", "labels"}, {"sentence", "labels"}),
+    "yes_no": ({"sentence", "subj", "obj", "statement"}, {"sentence", "statement"}),
 }
 _RE_CHOICE_SLOTS = {
     "option_letter": ({"letter", "text", "label"}, {"letter"}),
     "label": ({"label"}, {"label"}),
+    "yes_no": (set(), set()),
 }
 
 
@@ -123,16 +126,17 @@ class REPrompt(Prompt):
     """A question about the relation between a head and a tail entity in one sentence.
 
     ``parser`` says how the answer is read and how the choices are shown: ``option_letter`` (QA4RE:
-    lettered options, one per relation template, in ``{options}``) or ``label`` (the vanilla question:
-    the label names, in ``{labels}``).
+    lettered options, one per relation template, in ``{options}``), ``label`` (the vanilla question:
+    the label names, in ``{labels}``) or ``yes_no`` (one question per option sentence, in
+    ``{statement}``, answered yes or no).
     """
 
-    parser: Literal["option_letter", "label"]
+    parser: Literal["option_letter", "label", "yes_no"]
     template: str
     """the user message; placeholders {sentence}, {subj}, {obj} and {options} or {labels}"""
     entity_format: str = "{entity}"
     """how the two entity mentions are written, in the sentence and wherever they are named"""
-    choice_format: str
+    choice_format: str = ""
     """one line of the choices block: "{letter}. {text}" (options) or "- {label}" (labels)"""
 
     @model_validator(mode="after")
@@ -154,11 +158,15 @@ class REPrompt(Prompt):
     def entity(self, text: str) -> str:
         return self.entity_format.replace("{entity}", text)
 
-    def chat(self, text: str) -> Chat:
-        """The conversation for one rendered question (see :func:`build_re_question`)."""
+    def chat(self, text: str, solved: Sequence[tuple[str, str]] = ()) -> Chat:
+        """The conversation for one rendered question (see :func:`build_re_question`), after ``solved``
+        (question, answer) pairs given as earlier user/assistant turns."""
         msgs: list[Message] = []
         if self.system:
             msgs.append({"role": "system", "content": self.system})
+        for question, answer in solved:
+            msgs.append({"role": "user", "content": question})
+            msgs.append({"role": "assistant", "content": answer})
         msgs.append({"role": "user", "content": text})
         return msgs
 
@@ -174,6 +182,9 @@ class REQuestion(BaseModel):
     """(answer, label) in the order shown: the option letter for QA4RE, the label itself for vanilla"""
     choices: list[str] = []
     """what each option says, aligned with ``options``: its sentence (QA4RE) or label (vanilla)"""
+    statements: list[str] = []
+    """yes/no prompts: one user message per option, asking whether its sentence holds (``text`` is the
+    first of them)"""
 
     @property
     def answers(self) -> list[str]:
@@ -302,8 +313,49 @@ def build_re_question(
     tail_type: str | None = None,
 ) -> REQuestion:
     """Render ``prompt`` for the relation between ``head`` (subject) and ``tail`` (object) in ``text``."""
-    subj, obj = prompt.entity(head.text), prompt.entity(tail.text)
-    values = {"sentence": mark_entities(text, head, tail, prompt.entity_format), "subj": subj, "obj": obj}
+    return _render_re_question(
+        prompt,
+        schema,
+        mark_entities(text, head, tail, prompt.entity_format),
+        head.text,
+        tail.text,
+        head_type,
+        tail_type,
+    )
+
+
+def content_free_question(
+    prompt: REPrompt,
+    schema: RelationSchema,
+    head_type: str | None = None,
+    tail_type: str | None = None,
+    *,
+    filler: str = "N/A",
+) -> REQuestion:
+    """The question with the sentence and both entities replaced by ``filler``: what a model answers
+    about no content at all (its prior over the choices, used to calibrate the answers)."""
+    return _render_re_question(prompt, schema, filler, filler, filler, head_type, tail_type)
+
+
+def _render_re_question(
+    prompt: REPrompt,
+    schema: RelationSchema,
+    sentence: str,
+    head: str,
+    tail: str,
+    head_type: str | None,
+    tail_type: str | None,
+) -> REQuestion:
+    subj, obj = prompt.entity(head), prompt.entity(tail)
+    values = {"sentence": sentence, "subj": subj, "obj": obj}
+    if prompt.parser == "yes_no":
+        sentences = _option_sentences(schema, subj, obj, head_type, tail_type)
+        options = [(letter, label) for letter, (label, _) in zip(option_letters(len(sentences)), sentences)]
+        choices = [text for _, text in sentences]
+        statements = [_fill(prompt.template, {**values, "statement": text}) for text in choices]
+        return REQuestion(
+            prompt=prompt.id, text=statements[0], options=options, choices=choices, statements=statements
+        )
     if prompt.parser == "option_letter":
         sentences = _option_sentences(schema, subj, obj, head_type, tail_type)
         values["options"], options = _render_options(sentences, prompt.choice_format)

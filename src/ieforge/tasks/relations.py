@@ -5,26 +5,45 @@ QA4RE turns every relation allowed for the entity types into a lettered option s
 option the sentence supports; the none option is always last. On a local backend the answer is read from
 one forward pass: the next-token probabilities of the option letters ("A" and " A" both count), normalized
 over the offered letters. The vanilla baseline lists the relation labels and generates one.
+
+Two variants sit beside the published reading, each behind its own flag: ``calibrate`` divides the letter
+probabilities by the letters' prior on a content-free question (the sentence and both entities replaced
+by "N/A", as in contextual calibration, Zhao et al. 2021), which undoes a model's preference for one
+letter; ``demonstrations`` puts solved questions (e.g. from a training split) before the asked one as
+earlier conversation turns, the few-shot setting QA4RE also reports.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ieforge.models.base import Backend
-from ieforge.prompts import REPrompt, REQuestion, build_re_question, load_re_prompt
+from ieforge.models.base import Backend, Chat
+from ieforge.prompts import (
+    REPrompt,
+    REQuestion,
+    build_re_question,
+    content_free_question,
+    load_re_prompt,
+)
 from ieforge.prompts.parsers import parse_label, parse_option_letter
 from ieforge.schemas.relations import RelationSchema, load_relation_schema
 from ieforge.types import Mention, Relation
 
 Method = Literal["qa4re", "vanilla"]
-Reading = Literal["letters", "generate"]
+Reading = Literal["letters", "generate", "verify"]
 
 # the letter readings that can start an answer; a leading space is a different token in most vocabularies
 _LETTER_FORMS = ("{}", " {}")
+# how a yes/no answer can start
+_YES = ("Yes", "yes", " Yes", " yes")
+_NO = ("No", "no", " No", " no")
+# the prompt each (method, reading) uses unless one is given
+_DEFAULT_PROMPT = {"qa4re": "qa4re", "vanilla": "vanilla"}
+_VERIFY_PROMPT = "qa4re-verify"
 
 
 @dataclass(frozen=True)
@@ -51,20 +70,71 @@ class RelationTask:
         reading: Reading = "letters",
         batch_size: int = 8,
         max_new_tokens: int = 24,
+        calibrate: bool = False,
+        demonstrations: Sequence[tuple[RelationQuery, str]] = (),
     ) -> None:
+        """``reading`` is how a QA4RE answer is read: ``letters`` (one forward pass, the published
+        reading), ``generate`` (generate and parse the letter) or ``verify`` (one yes/no question per
+        option, prompt ``qa4re-verify``); the vanilla method always generates. ``calibrate`` divides
+        the option probabilities by their content-free prior (letters and verify); ``demonstrations``
+        are (query, gold label) pairs shown as solved questions before each one."""
         if method not in ("qa4re", "vanilla"):
             raise ValueError(f"unknown method '{method}' (use qa4re or vanilla)")
+        if reading not in ("letters", "generate", "verify"):
+            raise ValueError(f"unknown reading '{reading}' (use letters, generate or verify)")
         self.backend = backend
         self.schema = schema if isinstance(schema, RelationSchema) else load_relation_schema(schema)
         self.method = method
-        chosen = prompt if prompt is not None else method
-        self.prompt = chosen if isinstance(chosen, REPrompt) else load_re_prompt(chosen)
-        self.reading: Reading = reading if self.prompt.parser == "option_letter" else "generate"
+        if prompt is None:
+            prompt = _VERIFY_PROMPT if method == "qa4re" and reading == "verify" else _DEFAULT_PROMPT[method]
+        self.prompt = prompt if isinstance(prompt, REPrompt) else load_re_prompt(prompt)
+        parser = self.prompt.parser
+        self.reading: Reading
+        if parser == "yes_no":
+            self.reading = "verify"
+        elif parser == "option_letter" and reading != "verify":
+            self.reading = reading
+        elif parser == "option_letter":
+            raise ValueError(f"reading 'verify' needs a yes/no prompt, not '{self.prompt.id}'")
+        else:
+            self.reading = "generate"
+        if demonstrations and self.reading == "verify":
+            raise ValueError("demonstrations are not supported with the verify reading")
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
+        self.calibrate = calibrate
+        self._priors: dict[tuple[str | None, str | None], dict[str, float]] = {}
+        self.demonstrations = list(demonstrations)
+        self._demo_turns = [self._solved(q, label) for q, label in self.demonstrations]
+
+    @property
+    def variant(self) -> str:
+        """The reading and its variants, e.g. ``letters+calibrated+3shot`` (recorded in benchmark files)."""
+        parts: list[str] = [self.reading]
+        if self.calibrate and self.reading != "generate":
+            parts.append("calibrated")
+        if self.demonstrations:
+            parts.append(f"{len(self.demonstrations)}shot")
+        return "+".join(parts)
 
     def question(self, q: RelationQuery) -> REQuestion:
         return build_re_question(self.prompt, self.schema, q.text, q.head, q.tail, q.head_type, q.tail_type)
+
+    def chat(self, question: REQuestion) -> Chat:
+        """The conversation for one question: the demonstrations' turns, then the question."""
+        return self.prompt.chat(question.text, self._demo_turns)
+
+    def _solved(self, q: RelationQuery, label: str) -> tuple[str, str]:
+        """A demonstration as (user message, assistant answer): the answer names the gold label's choice."""
+        if label not in self.schema.all_labels:
+            raise ValueError(f"demonstration label '{label}' is not in schema '{self.schema.name}'")
+        question = self.question(q)
+        answer = next((a for a, lab in question.options if lab == label), None)
+        if answer is None:
+            raise ValueError(
+                f"demonstration label '{label}' is not offered for types {q.head_type}:{q.tail_type}"
+            )
+        return question.text, self.prompt.assistant_prefix + answer
 
     def run(self, query: RelationQuery) -> Relation:
         return next(self.run_many([query]))
@@ -79,8 +149,8 @@ class RelationTask:
         for b in range(0, len(queries), max(1, self.batch_size)):
             group = list(queries[b : b + self.batch_size])
             questions = [self.question(q) for q in group]
-            if self.reading == "letters":
-                results = self._read_letters(group, questions)
+            if self.reading != "generate":
+                results = self._read_scored(group, questions)
             else:
                 results = self._read_generated(group, questions)
             for r in results:
@@ -103,7 +173,22 @@ class RelationTask:
             **kw,  # type: ignore[arg-type]
         )
 
-    def _read_letters(self, group: list[RelationQuery], questions: list[REQuestion]) -> list[Relation]:
+    def _read_scored(self, group: list[RelationQuery], questions: list[REQuestion]) -> list[Relation]:
+        out: list[Relation] = []
+        for q, question, (probs, mass) in zip(group, questions, self._option_probs(questions)):
+            if self.calibrate:
+                prior = self.letter_prior(q.head_type, q.tail_type)
+                probs, _ = _normalize({x: p / max(prior[x], 1e-12) for x, p in probs.items()})
+            best = max(question.answers, key=lambda x: probs[x])
+            by_label: dict[str, float] = {}
+            for letter, label in question.options:
+                by_label[label] = by_label.get(label, 0.0) + probs[letter]
+            label = question.label_of(best) or self.schema.none_label
+            out.append(self._relation(q, label, score=by_label[label], options=by_label, choice_mass=mass))
+        return out
+
+    def _letter_probs(self, questions: list[REQuestion]) -> list[tuple[dict[str, float], float]]:
+        """Per question: the probability of each offered letter (normalized) and their raw total."""
         probs_of: dict[int, tuple[dict[str, float], float]] = {}
         # questions offering the same letters share one batched forward pass
         by_letters: dict[tuple[str, ...], list[int]] = {}
@@ -116,35 +201,63 @@ class RelationTask:
         for letters, idx in by_letters.items():
             forms = [form.format(letter) for letter in letters for form in _LETTER_FORMS]
             rows = self.backend.next_token_logprobs(
-                [self.prompt.chat(questions[i].text) for i in idx],
+                [self.chat(questions[i]) for i in idx],
                 forms,
                 assistant_prefix=self.prompt.assistant_prefix,
                 batch_size=self.batch_size,
             )
             for i, lp in zip(idx, rows):
                 probs_of[i] = _normalize({letter: _distinct_mass(lp, letter) for letter in letters})
-        out: list[Relation] = []
-        for i, (q, question) in enumerate(zip(group, questions)):
-            probs, mass = probs_of[i]
-            best = max(question.answers, key=lambda x: probs[x])
-            by_label: dict[str, float] = {}
-            for letter, label in question.options:
-                by_label[label] = by_label.get(label, 0.0) + probs[letter]
-            label = question.label_of(best) or self.schema.none_label
-            out.append(self._relation(q, label, score=by_label[label], options=by_label, choice_mass=mass))
+        return [probs_of[i] for i in range(len(questions))]
+
+    def _option_probs(self, questions: list[REQuestion]) -> list[tuple[dict[str, float], float]]:
+        """Per question: a probability per option letter and the answer mass behind it."""
+        return self._letter_probs(questions) if self.reading == "letters" else self._verify_probs(questions)
+
+    def _verify_probs(self, questions: list[REQuestion]) -> list[tuple[dict[str, float], float]]:
+        """Yes/no reading: P(yes) of each option's own question, normalized over the options; the mass
+        is the mean share of next-token probability on the yes/no words."""
+        flat = [stmt for question in questions for stmt in question.statements]
+        rows = self.backend.next_token_logprobs(
+            [self.prompt.chat(text, self._demo_turns) for text in flat],
+            [*_YES, *_NO],
+            assistant_prefix=self.prompt.assistant_prefix,
+            batch_size=max(self.batch_size, 16),
+        )
+        out: list[tuple[dict[str, float], float]] = []
+        k = 0
+        for question in questions:
+            yes_of: dict[str, float] = {}
+            masses: list[float] = []
+            for letter in question.answers:
+                yes, no = _forms_mass(rows[k], _YES), _forms_mass(rows[k], _NO)
+                k += 1
+                yes_of[letter] = yes / (yes + no) if yes + no > 0 else 0.5
+                masses.append(yes + no)
+            probs, _ = _normalize(yes_of)
+            out.append((probs, sum(masses) / len(masses)))
         return out
+
+    def letter_prior(self, head_type: str | None, tail_type: str | None) -> dict[str, float]:
+        """The option probabilities (by letter) on the content-free question for these entity types:
+        the model's preference among the options when there is nothing to read (computed once)."""
+        key = (head_type, tail_type)
+        if key not in self._priors:
+            question = content_free_question(self.prompt, self.schema, head_type, tail_type)
+            self._priors[key] = self._option_probs([question])[0][0]
+        return self._priors[key]
 
     def _score_long_letters(self, question: REQuestion) -> tuple[dict[str, float], float]:
         """More than 26 options: "A" is a prefix of "AB", so score every letter string in full."""
         letters = question.answers
         rows = self.backend.score_continuations(
-            [self.prompt.chat(question.text)], [self.prompt.assistant_prefix + x for x in letters]
+            [self.chat(question)], [self.prompt.assistant_prefix + x for x in letters]
         )[0]
         return _normalize({letter: math.exp(s) for letter, s in zip(letters, rows)})
 
     def _read_generated(self, group: list[RelationQuery], questions: list[REQuestion]) -> list[Relation]:
         gens = self.backend.generate(
-            [self.prompt.chat(x.text) for x in questions],
+            [self.chat(x) for x in questions],
             max_new_tokens=self.max_new_tokens,
             assistant_prefix=self.prompt.assistant_prefix,
             stop=self.prompt.stop,
@@ -173,11 +286,42 @@ def _normalize(raw: dict[str, float]) -> tuple[dict[str, float], float]:
 
 def _distinct_mass(logprobs: dict[str, float], letter: str) -> float:
     """Probability of a letter over its spellings; spellings that are the same token count once."""
+    return _forms_mass(logprobs, [form.format(letter) for form in _LETTER_FORMS])
+
+
+def _forms_mass(logprobs: dict[str, float], forms: Sequence[str]) -> float:
+    """Total probability of several spellings of one answer; spellings that are the same token (equal
+    log-probabilities, as the backend reports one token's value for each) count once."""
     seen: set[float] = set()
     total = 0.0
-    for form in _LETTER_FORMS:
-        v = logprobs[form.format(letter)]
+    for form in forms:
+        v = logprobs[form]
         if v not in seen:
             seen.add(v)
             total += math.exp(v)
     return total
+
+
+def pick_demonstrations(
+    examples: Sequence[tuple[RelationQuery, str]], k: int, *, seed: int = 0
+) -> list[tuple[RelationQuery, str]]:
+    """``k`` demonstrations drawn from ``examples`` with distinct labels where possible (seeded).
+
+    Labels are visited in a seeded random order and one example is taken per label, so a few shots show
+    several relations rather than the most frequent one ``k`` times.
+    """
+    if k <= 0 or not examples:
+        return []
+    rng = random.Random(seed)
+    by_label: dict[str, list[tuple[RelationQuery, str]]] = {}
+    for ex in examples:
+        by_label.setdefault(ex[1], []).append(ex)
+    labels = sorted(by_label)
+    rng.shuffle(labels)
+    picked: list[tuple[RelationQuery, str]] = []
+    while len(picked) < k and any(by_label.values()):
+        for label in labels:
+            pool = by_label[label]
+            if pool and len(picked) < k:
+                picked.append(pool.pop(rng.randrange(len(pool))))
+    return picked
