@@ -9,7 +9,10 @@ For each model a fresh subprocess loads it once and classifies the examples with
   qa4re-generate  QA4RE prompt, answer generated and its letter parsed
   vanilla         vanilla RE instruction, label generated and parsed
   qa4re-3shot     qa4re-letters after 3 solved questions (distinct labels, seed 0) from training data
-                  (+calibrated from the same passes)
+  qa4re-verify    one yes/no question per option sentence (prompt qa4re-verify), ranked by P(yes)
+  vanilla-score   vanilla instruction, each label scored in full as the reply (restricted decoding)
+
+Every scored reading (all but the two generated ones) also reports "+calibrated" from the same passes.
 
 Data: ``semeval`` = the dev slice (ids 7201-8000 of the training file; demonstrations from ids 1-7200);
 ``fewrel`` = the first ``--per-relation`` instances of each of the 16 val_wiki relations (demonstrations
@@ -38,6 +41,8 @@ CONFIGS = {
     "qa4re-generate": ("qa4re", "generate", 0),
     "vanilla": ("vanilla", "generate", 0),
     "qa4re-3shot": ("qa4re", "letters", 3),
+    "qa4re-verify": ("qa4re", "verify", 0),
+    "vanilla-score": ("vanilla", "score", 0),
 }
 
 
@@ -88,7 +93,7 @@ def worker(args: argparse.Namespace) -> list[dict[str, object]]:
         rels = list(task.run_many(queries))
         dt = time.perf_counter() - t
         readings = {config: [r.label for r in rels]}
-        if reading == "letters":
+        if reading != "generate":
             calibrated = []
             for q, r in zip(queries, rels):
                 prior = task.letter_prior(q.head_type, q.tail_type)

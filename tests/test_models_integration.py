@@ -124,3 +124,22 @@ def test_left_padding_does_not_change_next_token_scores(small_backend: Backend) 
     padded = small_backend.next_token_logprobs([long_chat, short_chat], ["Hello", "The"], batch_size=2)[1]
     for k in alone:
         assert padded[k] == pytest.approx(alone[k], abs=0.1)  # bf16 batch shapes differ slightly
+
+
+def test_shared_prompt_scoring_matches_one_pass_per_sequence(small_backend: Backend) -> None:
+    """Continuations scored on the prompt's shared key/value cache give what scoring each whole
+    sequence from scratch gives (up to bf16 rounding)."""
+    import torch
+
+    assert isinstance(small_backend, TransformersBackend)
+    conts = ["Paris", "The capital of France is Paris.", " Lyon", "I"]
+    got = small_backend.score_continuations([QUESTION], conts, batch_size=3)[0]
+    tok = small_backend.tokenizer
+    p_ids = tok(small_backend.render(QUESTION), add_special_tokens=False)["input_ids"]
+    for cont, score in zip(conts, got):
+        c_ids = tok(cont, add_special_tokens=False)["input_ids"]
+        with torch.inference_mode():
+            logits = small_backend.model(input_ids=torch.tensor([p_ids + c_ids])).logits[0].float()
+        logp = torch.log_softmax(logits, dim=-1)
+        expected = sum(float(logp[len(p_ids) + k - 1, t]) for k, t in enumerate(c_ids))
+        assert score == pytest.approx(expected, abs=0.05 * len(c_ids))

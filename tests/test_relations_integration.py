@@ -221,3 +221,15 @@ def test_cli_demonstrations_from_the_training_file(model_home: Path) -> None:
     rel = json.loads(res.stdout)
     assert rel["label"] in [*load_relation_schema("semeval").labels, "Other"]
     assert sum(rel["options"].values()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_score_reading_ranks_whole_vanilla_labels(small_backend: Backend, semeval_dev: list) -> None:  # type: ignore[type-arg]
+    e = semeval_dev[0]
+    task = RelationTask(small_backend, schema="semeval", method="vanilla", reading="score", calibrate=True)
+    assert task.variant == "score+calibrated"
+    rel = task.run(RelationQuery(e.text, e.head, e.tail))
+    assert set(rel.options) == set(load_relation_schema("semeval").all_labels)
+    assert sum(rel.options.values()) == pytest.approx(1.0, abs=1e-6)
+    assert rel.label == max(rel.options, key=lambda x: rel.options[x]) and rel.answered
+    # the vanilla method without a scored reading generates, as published
+    assert RelationTask(small_backend, method="vanilla").reading == "generate"

@@ -137,7 +137,10 @@ def relation(
     head_type: Annotated[str | None, typer.Option(help="entity type of the head, e.g. PERSON")] = None,
     tail_type: Annotated[str | None, typer.Option(help="entity type of the tail, e.g. ORGANIZATION")] = None,
     reading: Annotated[
-        str, typer.Option(help="letters (one forward pass), generate, or verify (yes/no per option)")
+        str,
+        typer.Option(
+            help="letters (one forward pass), generate, verify (yes/no per option) or score (whole answers)"
+        ),
     ] = "letters",
     calibrate: Annotated[
         bool, typer.Option("--calibrate", help="divide option probabilities by their content-free prior")
@@ -164,8 +167,8 @@ def relation(
         raise _fail("give either a TEXT argument or --input FILE")
     if input is not None and output is None:
         raise _fail("--input needs --output FILE")
-    if method not in ("qa4re", "vanilla") or reading not in ("letters", "generate", "verify"):
-        raise _fail("--method is qa4re or vanilla; --reading is letters, generate or verify")
+    if method not in ("qa4re", "vanilla") or reading not in ("letters", "generate", "verify", "score"):
+        raise _fail("--method is qa4re or vanilla; --reading is letters, generate, verify or score")
     from ieforge.batch import read_records
     from ieforge.extractor import Extractor, make_query
     from ieforge.tasks.relations import pick_demonstrations

@@ -7,6 +7,7 @@ seconds.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import shutil
@@ -298,34 +299,48 @@ class TransformersBackend:
     def score_continuations(
         self, chats: Sequence[Chat], continuations: Sequence[str], *, batch_size: int = 8
     ) -> list[list[float]]:
+        """Each chat's prompt is encoded once; its key/value cache is then shared by all continuations,
+        which are scored together (right-padded) in batches of ``batch_size``."""
         torch = _torch()
-        pairs: list[tuple[list[int], list[int]]] = []
+        conts = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in continuations]
+        if any(not c for c in conts):
+            raise ValueError("a continuation has no tokens")
+        pad = int(self.tokenizer.pad_token_id)
+        out: list[list[float]] = []
         for chat in chats:
             p_ids = self.tokenizer(self.render(chat), add_special_tokens=False)["input_ids"]
-            for cont in continuations:
-                c_ids = self.tokenizer(cont, add_special_tokens=False)["input_ids"]
-                pairs.append((p_ids, c_ids))
-        scores: list[float] = []
-        pad = int(self.tokenizer.pad_token_id)
-        for b in range(0, len(pairs), max(1, batch_size)):
-            batch = pairs[b : b + batch_size]
-            seqs = [p + c for p, c in batch]
-            width = max(len(s) for s in seqs)
-            ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(seqs), width), dtype=torch.long)
-            for r, s in enumerate(seqs):
-                ids[r, : len(s)] = torch.tensor(s)
-                mask[r, : len(s)] = 1
+            prompt = torch.tensor([p_ids], device=self.device)
             with torch.inference_mode():
-                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
-                logp = torch.log_softmax(logits.float(), dim=-1)
-            for r, (p, c) in enumerate(batch):
-                total = 0.0
-                for k, tok in enumerate(c):
-                    total += float(logp[r, len(p) + k - 1, tok])
-                scores.append(total)
-        n = len(continuations)
-        return [scores[i * n : (i + 1) * n] for i in range(len(chats))]
+                first = self.model(input_ids=prompt, use_cache=True)
+            first_logp = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
+            row: list[float] = []
+            for b in range(0, len(conts), max(1, batch_size)):
+                group = conts[b : b + batch_size]
+                n, width = len(group), max(len(c) for c in group)
+                ids = torch.full((n, width), pad, dtype=torch.long)
+                mask = torch.zeros((n, len(p_ids) + width), dtype=torch.long)
+                mask[:, : len(p_ids)] = 1
+                for r, c in enumerate(group):
+                    ids[r, : len(c)] = torch.tensor(c)
+                    mask[r, len(p_ids) : len(p_ids) + len(c)] = 1
+                cache = copy.deepcopy(first.past_key_values)
+                cache.batch_repeat_interleave(n)
+                positions = torch.arange(len(p_ids), len(p_ids) + width).unsqueeze(0).expand(n, -1)
+                with torch.inference_mode():
+                    logits = self.model(
+                        input_ids=ids.to(self.device),
+                        attention_mask=mask.to(self.device),
+                        position_ids=positions.to(self.device),
+                        past_key_values=cache,
+                    ).logits
+                    logp = torch.log_softmax(logits.float(), dim=-1)
+                for r, c in enumerate(group):
+                    total = float(first_logp[c[0]])
+                    for k in range(1, len(c)):
+                        total += float(logp[r, k - 1, c[k]])
+                    row.append(total)
+            out.append(row)
+        return out
 
     def next_token_logprobs(
         self,

@@ -6,11 +6,16 @@ option the sentence supports; the none option is always last. On a local backend
 one forward pass: the next-token probabilities of the option letters ("A" and " A" both count), normalized
 over the offered letters. The vanilla baseline lists the relation labels and generates one.
 
-Two variants sit beside the published reading, each behind its own flag: ``calibrate`` divides the letter
-probabilities by the letters' prior on a content-free question (the sentence and both entities replaced
-by "N/A", as in contextual calibration, Zhao et al. 2021), which undoes a model's preference for one
-letter; ``demonstrations`` puts solved questions (e.g. from a training split) before the asked one as
-earlier conversation turns, the few-shot setting QA4RE also reports.
+Beside the published readings, each behind its own flag:
+
+- ``calibrate`` divides the option probabilities by their prior on a content-free question (the sentence
+  and both entities replaced by "N/A"; contextual calibration, Zhao et al. 2021), which undoes a model's
+  standing preference for one option;
+- ``demonstrations`` puts solved questions (e.g. from a training split) before the asked one as earlier
+  conversation turns, the few-shot setting QA4RE also reports;
+- ``reading="verify"`` asks one yes/no question per option sentence and ranks options by P(yes);
+- ``reading="score"`` ranks whole answers (the vanilla labels, or letters) by their probability as the
+  reply, which is restricted decoding for a model that would otherwise answer in prose.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from ieforge.schemas.relations import RelationSchema, load_relation_schema
 from ieforge.types import Mention, Relation
 
 Method = Literal["qa4re", "vanilla"]
-Reading = Literal["letters", "generate", "verify"]
+Reading = Literal["letters", "generate", "verify", "score"]
 
 # the letter readings that can start an answer; a leading space is a different token in most vocabularies
 _LETTER_FORMS = ("{}", " {}")
@@ -73,15 +78,17 @@ class RelationTask:
         calibrate: bool = False,
         demonstrations: Sequence[tuple[RelationQuery, str]] = (),
     ) -> None:
-        """``reading`` is how a QA4RE answer is read: ``letters`` (one forward pass, the published
-        reading), ``generate`` (generate and parse the letter) or ``verify`` (one yes/no question per
-        option, prompt ``qa4re-verify``); the vanilla method always generates. ``calibrate`` divides
+        """``reading`` is how the answer is read: ``letters`` (QA4RE: one forward pass, the published
+        reading), ``generate`` (generate and parse the letter or label), ``verify`` (QA4RE: one yes/no
+        question per option, prompt ``qa4re-verify``) or ``score`` (the probability of each whole
+        answer, letter or label, as the reply: restricted decoding). Vanilla generates unless asked to
+        score. ``calibrate`` divides
         the option probabilities by their content-free prior (letters and verify); ``demonstrations``
         are (query, gold label) pairs shown as solved questions before each one."""
         if method not in ("qa4re", "vanilla"):
             raise ValueError(f"unknown method '{method}' (use qa4re or vanilla)")
-        if reading not in ("letters", "generate", "verify"):
-            raise ValueError(f"unknown reading '{reading}' (use letters, generate or verify)")
+        if reading not in ("letters", "generate", "verify", "score"):
+            raise ValueError(f"unknown reading '{reading}' (use letters, generate, verify or score)")
         self.backend = backend
         self.schema = schema if isinstance(schema, RelationSchema) else load_relation_schema(schema)
         self.method = method
@@ -92,11 +99,11 @@ class RelationTask:
         self.reading: Reading
         if parser == "yes_no":
             self.reading = "verify"
-        elif parser == "option_letter" and reading != "verify":
-            self.reading = reading
-        elif parser == "option_letter":
+        elif reading == "verify":
             raise ValueError(f"reading 'verify' needs a yes/no prompt, not '{self.prompt.id}'")
-        else:
+        elif parser == "option_letter" or reading == "score":
+            self.reading = reading
+        else:  # the vanilla question has no letters to read: its label is generated
             self.reading = "generate"
         if demonstrations and self.reading == "verify":
             raise ValueError("demonstrations are not supported with the verify reading")
@@ -195,7 +202,7 @@ class RelationTask:
         for i, question in enumerate(questions):
             letters = tuple(question.answers)
             if max(len(x) for x in letters) > 1:
-                probs_of[i] = self._score_long_letters(question)
+                probs_of[i] = self._score_answers(question)
             else:
                 by_letters.setdefault(letters, []).append(i)
         for letters, idx in by_letters.items():
@@ -212,7 +219,11 @@ class RelationTask:
 
     def _option_probs(self, questions: list[REQuestion]) -> list[tuple[dict[str, float], float]]:
         """Per question: a probability per option letter and the answer mass behind it."""
-        return self._letter_probs(questions) if self.reading == "letters" else self._verify_probs(questions)
+        if self.reading == "verify":
+            return self._verify_probs(questions)
+        if self.reading == "score":
+            return [self._score_answers(question) for question in questions]
+        return self._letter_probs(questions)
 
     def _verify_probs(self, questions: list[REQuestion]) -> list[tuple[dict[str, float], float]]:
         """Yes/no reading: P(yes) of each option's own question, normalized over the options; the mass
@@ -247,13 +258,16 @@ class RelationTask:
             self._priors[key] = self._option_probs([question])[0][0]
         return self._priors[key]
 
-    def _score_long_letters(self, question: REQuestion) -> tuple[dict[str, float], float]:
-        """More than 26 options: "A" is a prefix of "AB", so score every letter string in full."""
-        letters = question.answers
+    def _score_answers(self, question: REQuestion) -> tuple[dict[str, float], float]:
+        """Every answer (option letters, or the vanilla labels) scored in full as the whole reply: used
+        for the score reading and beyond 26 options, where "A" is a prefix of "AB"."""
+        answers = question.answers
         rows = self.backend.score_continuations(
-            [self.chat(question)], [self.prompt.assistant_prefix + x for x in letters]
+            [self.chat(question)],
+            [self.prompt.assistant_prefix + x for x in answers],
+            batch_size=self.batch_size,
         )[0]
-        return _normalize({letter: math.exp(s) for letter, s in zip(letters, rows)})
+        return _normalize({answer: math.exp(s) for answer, s in zip(answers, rows)})
 
     def _read_generated(self, group: list[RelationQuery], questions: list[REQuestion]) -> list[Relation]:
         gens = self.backend.generate(
