@@ -11,6 +11,8 @@ For each model a fresh subprocess loads it once and classifies the examples with
   qa4re-3shot     qa4re-letters after 3 solved questions (distinct labels, seed 0) from training data
   qa4re-verify    one yes/no question per option sentence (prompt qa4re-verify), ranked by P(yes)
   vanilla-score   vanilla instruction, each label scored in full as the reply (restricted decoding)
+  qa4re-reversed  qa4re-letters with the relation options in reverse order (none still last): does
+                  the chosen option follow its label or its position?
 
 Every scored reading (all but the two generated ones) also reports "+calibrated" from the same passes.
 
@@ -36,13 +38,15 @@ from pathlib import Path
 
 from common import add_common_args, run_worker
 
+# config -> (method, reading, demonstrations, options in reverse order)
 CONFIGS = {
-    "qa4re-letters": ("qa4re", "letters", 0),
-    "qa4re-generate": ("qa4re", "generate", 0),
-    "vanilla": ("vanilla", "generate", 0),
-    "qa4re-3shot": ("qa4re", "letters", 3),
-    "qa4re-verify": ("qa4re", "verify", 0),
-    "vanilla-score": ("vanilla", "score", 0),
+    "qa4re-letters": ("qa4re", "letters", 0, False),
+    "qa4re-generate": ("qa4re", "generate", 0, False),
+    "vanilla": ("vanilla", "generate", 0, False),
+    "qa4re-3shot": ("qa4re", "letters", 3, False),
+    "qa4re-verify": ("qa4re", "verify", 0, False),
+    "vanilla-score": ("vanilla", "score", 0, False),
+    "qa4re-reversed": ("qa4re", "letters", 0, True),
 }
 
 
@@ -67,6 +71,7 @@ def worker(args: argparse.Namespace) -> list[dict[str, object]]:
 
     from ieforge.evaluate import relation_prf
     from ieforge.models import load_model
+    from ieforge.schemas.relations import load_relation_schema
     from ieforge.tasks.relations import RelationQuery, RelationTask, pick_demonstrations
 
     torch.set_num_threads(args.threads)
@@ -76,13 +81,16 @@ def worker(args: argparse.Namespace) -> list[dict[str, object]]:
     gold = [e.label for e in examples]
     rows: list[dict[str, object]] = []
     for config in args.configs:
-        method, reading, shots = CONFIGS[config]
+        method, reading, shots, reverse = CONFIGS[config]
         solved = [(RelationQuery(e.text, e.head, e.tail, e.head_type, e.tail_type), e.label) for e in pool]
         demos = pick_demonstrations(solved, shots)
         demo_ids = [e.id for e, pair in zip(pool, solved) if any(pair is d for d in demos)]
+        base = load_relation_schema(schema)
+        if reverse:
+            base = base.model_copy(update={"labels": base.labels[::-1], "option_order": "schema"})
         task = RelationTask(
             backend,
-            schema=schema,
+            schema=base,
             method=method,  # type: ignore[arg-type]
             reading=reading,  # type: ignore[arg-type]
             batch_size=args.batch_size,

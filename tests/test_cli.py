@@ -29,6 +29,17 @@ def test_bad_input_line_fails_before_loading_a_model(tmp_path: Path) -> None:
     assert "docs.jsonl:2: missing or non-string field 'text'" in res.output.replace("\n", "")
 
 
+def test_demonstrations_without_labels_fail_before_loading_a_model(tmp_path: Path) -> None:
+    demos = tmp_path / "demos.jsonl"
+    demos.write_text('{"id": 1, "text": "The <e1>key</e1> was in a <e2>box</e2>."}\n')
+    res = runner.invoke(
+        app, ["re", "The <e1>cat</e1> sat on the <e2>mat</e2>.", "--demos", str(demos), "--model", "nope"]
+    )
+    assert res.exit_code == 2
+    assert "record 1: a demonstration needs a 'label' string" in res.output
+    assert "nope" not in res.output  # no model was looked up
+
+
 def test_unknown_model_is_one_line() -> None:
     res = runner.invoke(app, ["ner", "x", "--labels", "a", "--model", "no-such-model"])
     assert res.exit_code == 2
