@@ -60,7 +60,7 @@ def load(args: argparse.Namespace) -> tuple[str, list, list]:  # type: ignore[ty
         examples = read_semeval(folder / "DEV_SUBSET_7201-8000_FROM_TRAIN.TXT")
         pool = [e for e in read_semeval(folder / "TRAIN_FILE.TXT") if int(e.id) <= 7200]
         return "semeval", examples[: args.limit], pool
-    every = read_fewrel(root / "fewrel" / "val_wiki.json")
+    every = read_fewrel(root / "fewrel" / "val_wiki.json", relation_names=root / "fewrel" / "pid2name.json")
     examples = [e for e in every if int(e.id.rsplit("-", 1)[1]) < args.per_relation]
     pool = [e for e in every if int(e.id.rsplit("-", 1)[1]) >= 600]
     return "fewrel", examples[: args.limit], pool

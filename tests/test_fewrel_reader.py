@@ -22,10 +22,20 @@ def test_real_val_wiki_file() -> None:
         assert e.text[e.head.start : e.head.end] == e.head.text
         assert e.text[e.tail.start : e.tail.end] == e.tail.text
     first = examples[0]
-    assert first.id == "P177-0"
+    assert first.id == "P177-0" and first.label == "P177"
     assert (first.head.text, first.tail.text) == ("Cape Girardeau Bridge", "Mississippi River")
-    # the built-in schema covers exactly the validation relations
-    assert set(counts) == set(load_relation_schema("fewrel").labels)
+
+
+def test_relation_names_are_the_builtin_schema_labels() -> None:
+    named = read_fewrel(
+        shared_data("fewrel", "val_wiki.json"),
+        per_relation=1,
+        relation_names=shared_data("fewrel", "pid2name.json"),
+    )
+    assert named[0].label == "crosses" and named[0].id == "P177-0"
+    assert [e.label for e in named] == load_relation_schema("fewrel").labels
+    with pytest.raises(InputError, match="relation P177 has no name"):
+        read_fewrel(shared_data("fewrel", "val_wiki.json"), relation_names={"P1": "x"})
 
 
 def test_per_relation_keeps_a_balanced_slice() -> None:

@@ -17,36 +17,67 @@ from ieforge.errors import InputError
 from ieforge.types import Mention
 
 
-def read_fewrel(path: str | Path, *, per_relation: int | None = None) -> list[REExample]:
+def read_fewrel(
+    path: str | Path,
+    *,
+    per_relation: int | None = None,
+    relation_names: str | Path | dict[str, str] | None = None,
+) -> list[REExample]:
     """Read a FewRel file into examples with ids ``RELATION-INDEX``, relations in file order.
 
-    ``per_relation`` keeps the first N instances of each relation (a balanced slice). A file that is not
-    FewRel JSON stops the read with an :class:`InputError` naming the file and the bad instance.
+    ``per_relation`` keeps the first N instances of each relation (a balanced slice). ``relation_names``
+    (FewRel's ``pid2name.json``, or a dict) turns the property ids into their names, the labels of the
+    built-in ``fewrel`` schema. A file that is not FewRel JSON stops the read with an
+    :class:`InputError` naming the file and the bad instance.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read FewRel file: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
+    data = _read_json(path, "FewRel file")
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object of relation -> instances")
+    names = _names(relation_names) if relation_names is not None else {}
     out: list[REExample] = []
     for relation, instances in data.items():
         if not isinstance(instances, list):
             raise InputError(f"{path}: relation {relation}: expected a list of instances")
+        if names and relation not in names:
+            raise InputError(f"{path}: relation {relation} has no name in the relation names given")
         for i, inst in enumerate(instances[:per_relation]):
             try:
-                out.append(_example(relation, i, inst))
+                out.append(_example(relation, names[relation] if names else relation, i, inst))
             except InputError as exc:
                 raise InputError(f"{path}: relation {relation}, instance {i}: {exc}") from None
     return out
 
 
-def _example(relation: str, index: int, inst: Any) -> REExample:
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_bytes().decode("utf-8-sig"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
+
+
+def _names(source: str | Path | dict[str, str]) -> dict[str, str]:
+    """Property id -> name, from a dict or a ``pid2name.json`` file (id -> [name, description])."""
+    if isinstance(source, dict):
+        return dict(source)
+    path = Path(source)
+    raw = _read_json(path, "relation names")
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: expected a JSON object of property id -> [name, description]")
+    names: dict[str, str] = {}
+    for pid, value in raw.items():
+        name = value[0] if isinstance(value, list) and value else value
+        if not isinstance(name, str) or not name.strip():
+            raise InputError(f"{path}: property {pid}: expected [name, description]")
+        names[pid] = name
+    return names
+
+
+def _example(relation: str, label: str, index: int, inst: Any) -> REExample:
     if not isinstance(inst, dict) or not isinstance(inst.get("tokens"), list) or not inst["tokens"]:
         raise InputError("expected an object with a non-empty 'tokens' list")
     tokens = [str(t) for t in inst["tokens"]]
@@ -68,4 +99,4 @@ def _example(relation: str, index: int, inst: Any) -> REExample:
         first, last = min(positions), max(positions)
         start, end = starts[first], starts[last] + len(tokens[last])
         spans.append(Mention(start=start, end=end, text=text[start:end]))
-    return REExample(id=f"{relation}-{index}", text=text, head=spans[0], tail=spans[1], label=relation)
+    return REExample(id=f"{relation}-{index}", text=text, head=spans[0], tail=spans[1], label=label)
