@@ -123,7 +123,9 @@ def test_left_padding_does_not_change_next_token_scores(small_backend: Backend) 
     alone = small_backend.next_token_logprobs([short_chat], ["Hello", "The"])[0]
     padded = small_backend.next_token_logprobs([long_chat, short_chat], ["Hello", "The"], batch_size=2)[1]
     for k in alone:
-        assert padded[k] == pytest.approx(alone[k], abs=0.1)  # bf16 batch shapes differ slightly
+        # bf16 kernels differ with batch shape (up to ~0.15 measured); wrong position ids for the padded
+        # row shift these scores by whole nats
+        assert padded[k] == pytest.approx(alone[k], abs=0.3)
 
 
 def test_shared_prompt_scoring_matches_one_pass_per_sequence(small_backend: Backend) -> None:

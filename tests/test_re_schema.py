@@ -31,7 +31,7 @@ def published() -> dict[str, Any]:
 
 
 def test_available() -> None:
-    assert available_relation_schemas() == ["retacred", "semeval", "tacred", "tacrev"]
+    assert available_relation_schemas() == ["fewrel", "retacred", "semeval", "tacred", "tacrev"]
 
 
 @pytest.mark.parametrize("name", sorted(BUILTIN))
@@ -252,5 +252,7 @@ def test_unreadable_schema_files(tmp_path: Path) -> None:
         load_relation_schema(listing)
     with pytest.raises(InputError, match=r"nowhere\.yaml: no such relation schema file"):
         load_relation_schema(str(tmp_path / "nowhere.yaml"))
-    with pytest.raises(InputError, match=r"unknown relation schema 'ace05' \(available: retacred, semeval"):
+    with pytest.raises(
+        InputError, match=r"unknown relation schema 'ace05' \(available: fewrel, retacred, semeval"
+    ):
         load_relation_schema("ace05")
