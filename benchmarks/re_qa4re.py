@@ -13,6 +13,8 @@ For each model a fresh subprocess loads it once and classifies the examples with
   vanilla-score   vanilla instruction, each label scored in full as the reply (restricted decoding)
   qa4re-reversed  qa4re-letters with the relation options in reverse order (none still last): does
                   the chosen option follow its label or its position?
+  qa4re-perm4     qa4re-letters asked 4 times with the relation options rotated by a quarter each time
+                  (none still last), label probabilities averaged (RelationTask(permutations=4))
 
 Every scored reading (all but the two generated ones) also reports "+calibrated" from the same passes.
 
@@ -38,15 +40,16 @@ from pathlib import Path
 
 from common import add_common_args, run_worker
 
-# config -> (method, reading, demonstrations, options in reverse order)
+# config -> (method, reading, demonstrations, options in reverse order, option-order permutations)
 CONFIGS = {
-    "qa4re-letters": ("qa4re", "letters", 0, False),
-    "qa4re-generate": ("qa4re", "generate", 0, False),
-    "vanilla": ("vanilla", "generate", 0, False),
-    "qa4re-3shot": ("qa4re", "letters", 3, False),
-    "qa4re-verify": ("qa4re", "verify", 0, False),
-    "vanilla-score": ("vanilla", "score", 0, False),
-    "qa4re-reversed": ("qa4re", "letters", 0, True),
+    "qa4re-letters": ("qa4re", "letters", 0, False, 1),
+    "qa4re-generate": ("qa4re", "generate", 0, False, 1),
+    "vanilla": ("vanilla", "generate", 0, False, 1),
+    "qa4re-3shot": ("qa4re", "letters", 3, False, 1),
+    "qa4re-verify": ("qa4re", "verify", 0, False, 1),
+    "vanilla-score": ("vanilla", "score", 0, False, 1),
+    "qa4re-reversed": ("qa4re", "letters", 0, True, 1),
+    "qa4re-perm4": ("qa4re", "letters", 0, False, 4),
 }
 
 
@@ -81,7 +84,7 @@ def worker(args: argparse.Namespace) -> list[dict[str, object]]:
     gold = [e.label for e in examples]
     rows: list[dict[str, object]] = []
     for config in args.configs:
-        method, reading, shots, reverse = CONFIGS[config]
+        method, reading, shots, reverse, permutations = CONFIGS[config]
         solved = [(RelationQuery(e.text, e.head, e.tail, e.head_type, e.tail_type), e.label) for e in pool]
         demos = pick_demonstrations(solved, shots)
         demo_ids = [e.id for e, pair in zip(pool, solved) if any(pair is d for d in demos)]
@@ -95,23 +98,24 @@ def worker(args: argparse.Namespace) -> list[dict[str, object]]:
             reading=reading,  # type: ignore[arg-type]
             batch_size=args.batch_size,
             demonstrations=demos,
+            permutations=permutations,
         )
         none = task.schema.none_label
         t = time.perf_counter()
-        rels = list(task.run_many(queries))
+        masses: list[float] = []
+        unreadable = 0
+        if task.reading == "generate":
+            rels = list(task.run_many(queries))
+            readings = {config: [r.label for r in rels]}
+            unreadable = sum(not r.answered for r in rels)
+        else:  # the same passes give the plain and the calibrated reading
+            probs = task.label_probabilities(queries, calibrated=True)
+            readings = {
+                config: [max(p.raw, key=p.raw.__getitem__) for p in probs],
+                config + "+calibrated": [max(c, key=c.__getitem__) for p in probs if (c := p.calibrated)],
+            }
+            masses = [p.mass for p in probs]
         dt = time.perf_counter() - t
-        readings = {config: [r.label for r in rels]}
-        if reading != "generate":
-            calibrated = []
-            for q, r in zip(queries, rels):
-                prior = task.letter_prior(q.head_type, q.tail_type)
-                by_label = {
-                    label: p / max(prior[letter], 1e-12)
-                    for (letter, label), p in zip(task.question(q).options, r.options.values())
-                }
-                calibrated.append(max(by_label, key=lambda x: by_label[x]))
-            readings[config + "+calibrated"] = calibrated
-        masses = [r.choice_mass for r in rels if r.choice_mass is not None]
         for name, pred in readings.items():
             prf = relation_prf(gold, pred, none)
             with_none = relation_prf(gold, pred, none, keep_none=True)
@@ -131,7 +135,7 @@ def worker(args: argparse.Namespace) -> list[dict[str, object]]:
                     "top_label": top_label,
                     "top_label_share": top_n / len(pred),
                     "letter_mass": sum(masses) / len(masses) if masses else None,
-                    "unreadable": sum(not r.answered for r in rels),
+                    "unreadable": unreadable,
                     "pairs_per_second": len(examples) / dt,
                 }
             )

@@ -398,3 +398,33 @@ def test_solved_questions_become_earlier_turns() -> None:
         ("assistant", "C"),
         ("user", "Q3"),
     ]
+
+
+def test_rotated_questions_keep_the_none_option_last() -> None:
+    tacred = load_relation_schema("tacred")
+    prompt = load_re_prompt("qa4re")
+    text = "Ann was born in Paris."
+    head, tail = Mention(start=0, end=3, text="Ann"), Mention(start=16, end=21, text="Paris")
+    labels = [
+        [
+            label
+            for _, label in build_re_question(
+                prompt, tacred, text, head, tail, "PERSON", "CITY", rotation=r
+            ).options
+        ]
+        for r in range(4)
+    ]
+    assert labels[0] == ["per:city_of_birth", "per:city_of_death", "per:cities_of_residence", "no_relation"]
+    assert labels[1] == ["per:city_of_death", "per:cities_of_residence", "per:city_of_birth", "no_relation"]
+    assert labels[3] == labels[0]  # three relations: a rotation by three is the identity
+    rotated = build_re_question(prompt, tacred, text, head, tail, "PERSON", "CITY", rotation=2)
+    assert "A. [Ann] lives in the city [Paris]" in rotated.text
+    assert rotated.choices[0] == "[Ann] lives in the city [Paris]"
+    # only the none option: nothing to rotate
+    lone = build_re_question(prompt, tacred, text, head, tail, "PERSON", "URL", rotation=5)
+    assert lone.options == [("A", "no_relation")]
+    # the vanilla label list and the content-free question rotate the same way
+    _, pairs = label_choices(tacred, "PERSON", "CITY", rotation=1)
+    assert [label for label, _ in pairs] == labels[1]
+    free = content_free_question(prompt, tacred, "PERSON", "CITY", rotation=1)
+    assert [label for _, label in free.options] == labels[1]

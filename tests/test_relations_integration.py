@@ -233,3 +233,48 @@ def test_score_reading_ranks_whole_vanilla_labels(small_backend: Backend, semeva
     assert rel.label == max(rel.options, key=lambda x: rel.options[x]) and rel.answered
     # the vanilla method without a scored reading generates, as published
     assert RelationTask(small_backend, method="vanilla").reading == "generate"
+
+
+def test_permutations_average_the_rotated_questions(small_backend: Backend, semeval_dev: list) -> None:  # type: ignore[type-arg]
+    queries = [RelationQuery(e.text, e.head, e.tail) for e in semeval_dev[:2]]
+    single = RelationTask(small_backend, schema="semeval")
+    perm = RelationTask(small_backend, schema="semeval", permutations=3)
+    assert perm.variant == "letters+3perm"
+    assert perm.rotations(queries[0]) == [0, 6, 12]  # 18 relations, a third apart
+    probs = perm.label_probabilities(queries, calibrated=True)
+    rels = list(perm.run_many(queries))
+    # the three rotated questions of each query, read by the plain task in the same batch (bf16 scores
+    # depend slightly on the batch's shape)
+    rotated = [single.question(q, r) for q in queries for r in perm.rotations(q)]
+    read = single._option_probs(rotated)
+    for n, (p, rel) in enumerate(zip(probs, rels)):
+        for label in p.raw:
+            expected = 0.0
+            for question, (letters, _) in zip(rotated[3 * n : 3 * n + 3], read[3 * n : 3 * n + 3]):
+                expected += sum(letters[x] for x, lab in question.options if lab == label) / 3
+            assert p.raw[label] == pytest.approx(expected, rel=1e-4)
+        assert sum(p.raw.values()) == pytest.approx(1.0, abs=1e-6)
+        assert p.calibrated is not None and sum(p.calibrated.values()) == pytest.approx(1.0, abs=1e-6)
+        assert rel.label == max(p.raw, key=p.raw.__getitem__) and rel.options == p.raw
+    with pytest.raises(ValueError, match="at least 1"):
+        RelationTask(small_backend, permutations=0)
+    with pytest.raises(ValueError, match="letters or score"):
+        RelationTask(small_backend, reading="generate", permutations=2)
+    # typed queries rotate only the relations their types allow
+    tacred = RelationTask(small_backend, schema="tacred", permutations=8)
+    q = make_query("Ann was born in Paris.", "Ann", "Paris", "PERSON", "CITY")
+    assert tacred.rotations(q) == [0, 1, 2]
+    rel = tacred.run(q)
+    assert set(rel.options) == {
+        "per:city_of_birth",
+        "per:city_of_death",
+        "per:cities_of_residence",
+        "no_relation",
+    }
+
+
+def test_cli_rejects_permutations_without_a_scored_reading() -> None:
+    result = CliRunner().invoke(
+        app, ["re", "The <e1>key</e1> was in a <e2>box</e2>.", "--reading", "generate", "--permutations", "2"]
+    )
+    assert result.exit_code != 0 and "--permutations" in result.output

@@ -91,15 +91,17 @@ class Extractor:
         reading: Reading = "letters",
         calibrate: bool = False,
         demonstrations: Sequence[tuple[RelationQuery, str]] = (),
+        permutations: int = 1,
     ) -> RelationTask:
         """The (cached) relation task for a schema, method and reading on this extractor's model (see
-        :class:`RelationTask` for ``calibrate`` and ``demonstrations``)."""
+        :class:`RelationTask` for ``calibrate``, ``demonstrations`` and ``permutations``)."""
         key = (
             schema if isinstance(schema, str) else schema.id,
             method,
             prompt,
             reading,
             calibrate,
+            permutations,
             tuple(
                 (q.text, q.head.start, q.tail.start, q.head_type, q.tail_type, y) for q, y in demonstrations
             ),
@@ -114,6 +116,7 @@ class Extractor:
                 batch_size=self.batch_size,
                 calibrate=calibrate,
                 demonstrations=demonstrations,
+                permutations=permutations,
             )
         return self._re[key]
 
@@ -130,6 +133,7 @@ class Extractor:
         prompt: str | None = None,
         reading: Reading = "letters",
         calibrate: bool = False,
+        permutations: int = 1,
     ) -> Relation:
         """The relation between ``head`` (subject) and ``tail`` (object) in ``text``.
 
@@ -137,10 +141,13 @@ class Extractor:
         :class:`Mention` objects; or leave both out and mark them in the text as ``<e1>..</e1>`` and
         ``<e2>..</e2>`` (SemEval style). ``method="vanilla"`` runs the RE-instruction baseline;
         ``reading="verify"`` asks one yes/no question per option; ``calibrate`` removes the model's
-        content-free preference among the options.
+        content-free preference among the options; ``permutations=K`` averages over K rotations of the
+        option order.
         """
         query = make_query(text, head, tail, head_type, tail_type)
-        task = self.relation_task(schema, method, prompt=prompt, reading=reading, calibrate=calibrate)
+        task = self.relation_task(
+            schema, method, prompt=prompt, reading=reading, calibrate=calibrate, permutations=permutations
+        )
         return task.run(query)
 
     def extract_relations(
@@ -152,6 +159,7 @@ class Extractor:
         method: Method = "qa4re",
         reading: Reading = "letters",
         calibrate: bool = False,
+        permutations: int = 1,
     ) -> list[Relation]:
         """End-to-end relation extraction: find entities of the schema's types with NER, then classify every
         ordered pair of non-overlapping entities whose types the schema's constraints allow.
@@ -159,7 +167,9 @@ class Extractor:
         ``entity_types`` overrides the types (needed for schemas without type constraints). Pairs read as
         the none label are left out of the result.
         """
-        task = self.relation_task(schema, method, reading=reading, calibrate=calibrate)
+        task = self.relation_task(
+            schema, method, reading=reading, calibrate=calibrate, permutations=permutations
+        )
         types = list(entity_types) if entity_types is not None else entity_types_of(task.schema)
         if not types:
             raise InputError(

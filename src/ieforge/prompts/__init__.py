@@ -216,8 +216,15 @@ def option_letters(n: int) -> list[str]:
     return out
 
 
-def _candidate_labels(schema: RelationSchema, subj_type: str | None, obj_type: str | None) -> list[str]:
-    return [*schema.allowed_labels(subj_type, obj_type), schema.none_label]
+def _candidate_labels(
+    schema: RelationSchema, subj_type: str | None, obj_type: str | None, rotation: int = 0
+) -> list[str]:
+    """The labels allowed for the types, moved ``rotation`` places to the left, then the none label."""
+    allowed = schema.allowed_labels(subj_type, obj_type)
+    if allowed:
+        k = rotation % len(allowed)
+        allowed = allowed[k:] + allowed[:k]
+    return [*allowed, schema.none_label]
 
 
 def qa4re_options(
@@ -238,12 +245,17 @@ def qa4re_options(
 
 
 def _option_sentences(
-    schema: RelationSchema, subj: str, obj: str, subj_type: str | None, obj_type: str | None
+    schema: RelationSchema,
+    subj: str,
+    obj: str,
+    subj_type: str | None,
+    obj_type: str | None,
+    rotation: int = 0,
 ) -> list[tuple[str, str]]:
     """(label, option sentence) for every template of every candidate label, the none label last."""
     return [
         (label, schema.verbalize(label, subj, obj, k))
-        for label in _candidate_labels(schema, subj_type, obj_type)
+        for label in _candidate_labels(schema, subj_type, obj_type, rotation)
         for k in range(len(schema.templates[label]))
     ]
 
@@ -265,9 +277,10 @@ def label_choices(
     obj_type: str | None = None,
     *,
     choice_format: str = "- {label}",
+    rotation: int = 0,
 ) -> tuple[str, list[tuple[str, str]]]:
     """The vanilla prompt's label list (allowed labels, then the none label) and its (label, label) pairs."""
-    labels = _candidate_labels(schema, subj_type, obj_type)
+    labels = _candidate_labels(schema, subj_type, obj_type, rotation)
     block = "\n".join(_fill(choice_format, {"label": label}) for label in labels)
     return block, [(label, label) for label in labels]
 
@@ -311,8 +324,13 @@ def build_re_question(
     tail: Mention,
     head_type: str | None = None,
     tail_type: str | None = None,
+    *,
+    rotation: int = 0,
 ) -> REQuestion:
-    """Render ``prompt`` for the relation between ``head`` (subject) and ``tail`` (object) in ``text``."""
+    """Render ``prompt`` for the relation between ``head`` (subject) and ``tail`` (object) in ``text``.
+
+    ``rotation`` moves the relation options that many places to the left (the none option stays last):
+    the same question with the options in another order, for permutation averaging."""
     return _render_re_question(
         prompt,
         schema,
@@ -321,6 +339,7 @@ def build_re_question(
         tail.text,
         head_type,
         tail_type,
+        rotation,
     )
 
 
@@ -331,10 +350,11 @@ def content_free_question(
     tail_type: str | None = None,
     *,
     filler: str = "N/A",
+    rotation: int = 0,
 ) -> REQuestion:
     """The question with the sentence and both entities replaced by ``filler``: what a model answers
     about no content at all (its prior over the choices, used to calibrate the answers)."""
-    return _render_re_question(prompt, schema, filler, filler, filler, head_type, tail_type)
+    return _render_re_question(prompt, schema, filler, filler, filler, head_type, tail_type, rotation)
 
 
 def _render_re_question(
@@ -345,11 +365,12 @@ def _render_re_question(
     tail: str,
     head_type: str | None,
     tail_type: str | None,
+    rotation: int = 0,
 ) -> REQuestion:
     subj, obj = prompt.entity(head), prompt.entity(tail)
     values = {"sentence": sentence, "subj": subj, "obj": obj}
     if prompt.parser == "yes_no":
-        sentences = _option_sentences(schema, subj, obj, head_type, tail_type)
+        sentences = _option_sentences(schema, subj, obj, head_type, tail_type, rotation)
         options = [(letter, label) for letter, (label, _) in zip(option_letters(len(sentences)), sentences)]
         choices = [text for _, text in sentences]
         statements = [_fill(prompt.template, {**values, "statement": text}) for text in choices]
@@ -357,12 +378,12 @@ def _render_re_question(
             prompt=prompt.id, text=statements[0], options=options, choices=choices, statements=statements
         )
     if prompt.parser == "option_letter":
-        sentences = _option_sentences(schema, subj, obj, head_type, tail_type)
+        sentences = _option_sentences(schema, subj, obj, head_type, tail_type, rotation)
         values["options"], options = _render_options(sentences, prompt.choice_format)
         choices = [text for _, text in sentences]
     else:
         values["labels"], options = label_choices(
-            schema, head_type, tail_type, choice_format=prompt.choice_format
+            schema, head_type, tail_type, choice_format=prompt.choice_format, rotation=rotation
         )
         choices = [label for label, _ in options]
     return REQuestion(prompt=prompt.id, text=_fill(prompt.template, values), options=options, choices=choices)

@@ -15,7 +15,10 @@ Beside the published readings, each behind its own flag:
   conversation turns, the few-shot setting QA4RE also reports;
 - ``reading="verify"`` asks one yes/no question per option sentence and ranks options by P(yes);
 - ``reading="score"`` ranks whole answers (the vanilla labels, or letters) by their probability as the
-  reply, which is restricted decoding for a model that would otherwise answer in prose.
+  reply, which is restricted decoding for a model that would otherwise answer in prose;
+- ``permutations=K`` asks each question K times with the relation options in K evenly spaced rotations
+  (the none option stays last) and averages each label's probability, so an option's place in the list
+  no longer decides for it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from ieforge.models.base import Backend, Chat
@@ -62,6 +65,18 @@ class RelationQuery:
     tail_type: str | None = None
 
 
+@dataclass
+class LabelProbabilities:
+    """How probable a task finds each offered label for one query."""
+
+    raw: dict[str, float] = field(default_factory=dict)
+    """label -> probability as read (a label with several templates sums its options)"""
+    calibrated: dict[str, float] | None = None
+    """label -> probability after dividing by the content-free prior (when asked for)"""
+    mass: float = 0.0
+    """share of the model's probability that fell on the answers read (mean over rotations)"""
+
+
 class RelationTask:
     """Classify the relation of head/tail pairs with one model, one schema and one method."""
 
@@ -77,6 +92,7 @@ class RelationTask:
         max_new_tokens: int = 24,
         calibrate: bool = False,
         demonstrations: Sequence[tuple[RelationQuery, str]] = (),
+        permutations: int = 1,
     ) -> None:
         """``reading`` is how the answer is read: ``letters`` (QA4RE: one forward pass, the published
         reading), ``generate`` (generate and parse the letter or label), ``verify`` (QA4RE: one yes/no
@@ -84,7 +100,8 @@ class RelationTask:
         answer, letter or label, as the reply: restricted decoding). Vanilla generates unless asked to
         score. ``calibrate`` divides
         the option probabilities by their content-free prior (letters and verify); ``demonstrations``
-        are (query, gold label) pairs shown as solved questions before each one."""
+        are (query, gold label) pairs shown as solved questions before each one; ``permutations``
+        averages over that many rotations of the option order (letters and score)."""
         if method not in ("qa4re", "vanilla"):
             raise ValueError(f"unknown method '{method}' (use qa4re or vanilla)")
         if reading not in ("letters", "generate", "verify", "score"):
@@ -107,10 +124,15 @@ class RelationTask:
             self.reading = "generate"
         if demonstrations and self.reading == "verify":
             raise ValueError("demonstrations are not supported with the verify reading")
+        if permutations < 1:
+            raise ValueError(f"permutations must be at least 1, not {permutations}")
+        if permutations > 1 and self.reading not in ("letters", "score"):
+            raise ValueError(f"permutations need the letters or score reading, not '{self.reading}'")
+        self.permutations = permutations
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
         self.calibrate = calibrate
-        self._priors: dict[tuple[str | None, str | None], dict[str, float]] = {}
+        self._priors: dict[tuple[str | None, str | None, int], dict[str, float]] = {}
         self.demonstrations = list(demonstrations)
         self._demo_turns = [self._solved(q, label) for q, label in self.demonstrations]
 
@@ -122,10 +144,29 @@ class RelationTask:
             parts.append("calibrated")
         if self.demonstrations:
             parts.append(f"{len(self.demonstrations)}shot")
+        if self.permutations > 1:
+            parts.append(f"{self.permutations}perm")
         return "+".join(parts)
 
-    def question(self, q: RelationQuery) -> REQuestion:
-        return build_re_question(self.prompt, self.schema, q.text, q.head, q.tail, q.head_type, q.tail_type)
+    def question(self, q: RelationQuery, rotation: int = 0) -> REQuestion:
+        """The rendered question for one query (``rotation``: see :func:`build_re_question`)."""
+        return build_re_question(
+            self.prompt,
+            self.schema,
+            q.text,
+            q.head,
+            q.tail,
+            q.head_type,
+            q.tail_type,
+            rotation=rotation,
+        )
+
+    def rotations(self, q: RelationQuery) -> list[int]:
+        """The option rotations asked for ``q``: ``permutations`` evenly spaced shifts of its relation
+        options (fewer when fewer relations are offered)."""
+        n = len(self.schema.allowed_labels(q.head_type, q.tail_type))
+        k = max(1, min(self.permutations, n))
+        return sorted({i * n // k for i in range(k)})
 
     def chat(self, question: REQuestion) -> Chat:
         """The conversation for one question: the demonstrations' turns, then the question."""
@@ -155,11 +196,10 @@ class RelationTask:
         """One :class:`Relation` per query, in order, computed a batch at a time."""
         for b in range(0, len(queries), max(1, self.batch_size)):
             group = list(queries[b : b + self.batch_size])
-            questions = [self.question(q) for q in group]
             if self.reading != "generate":
-                results = self._read_scored(group, questions)
+                results = self._read_scored(group)
             else:
-                results = self._read_generated(group, questions)
+                results = self._read_generated(group, [self.question(q) for q in group])
             for r in results:
                 yield r
                 if on_done is not None:
@@ -180,18 +220,44 @@ class RelationTask:
             **kw,  # type: ignore[arg-type]
         )
 
-    def _read_scored(self, group: list[RelationQuery], questions: list[REQuestion]) -> list[Relation]:
-        out: list[Relation] = []
-        for q, question, (probs, mass) in zip(group, questions, self._option_probs(questions)):
-            if self.calibrate:
-                prior = self.letter_prior(q.head_type, q.tail_type)
-                probs, _ = _normalize({x: p / max(prior[x], 1e-12) for x, p in probs.items()})
-            best = max(question.answers, key=lambda x: probs[x])
-            by_label: dict[str, float] = {}
+    def label_probabilities(
+        self, queries: Sequence[RelationQuery], *, calibrated: bool | None = None
+    ) -> list[LabelProbabilities]:
+        """Per query, the probability of every offered label as this task reads it, averaged over the
+        option rotations; with ``calibrated`` (default: the task's ``calibrate``) also the calibrated
+        probabilities. Only for the scored readings (letters, verify, score)."""
+        if self.reading == "generate":
+            raise ValueError("label probabilities need a scored reading (letters, verify or score)")
+        calibrated = self.calibrate if calibrated is None else calibrated
+        asked = [(i, r) for i, q in enumerate(queries) for r in self.rotations(q)]
+        questions = [self.question(queries[i], r) for i, r in asked]
+        out = [LabelProbabilities() for _ in queries]
+        counts = [0] * len(queries)
+        for (i, rotation), question, (probs, mass) in zip(asked, questions, self._option_probs(questions)):
+            q, acc = queries[i], out[i]
+            counts[i] += 1
+            acc.mass += mass
             for letter, label in question.options:
-                by_label[label] = by_label.get(label, 0.0) + probs[letter]
-            label = question.label_of(best) or self.schema.none_label
-            out.append(self._relation(q, label, score=by_label[label], options=by_label, choice_mass=mass))
+                acc.raw[label] = acc.raw.get(label, 0.0) + probs[letter]
+            if calibrated:
+                prior = self.letter_prior(q.head_type, q.tail_type, rotation)
+                cal, _ = _normalize({x: p / max(prior[x], 1e-12) for x, p in probs.items()})
+                acc.calibrated = acc.calibrated or {}
+                for letter, label in question.options:
+                    acc.calibrated[label] = acc.calibrated.get(label, 0.0) + cal[letter]
+        for acc, n in zip(out, counts):
+            acc.mass /= n
+            acc.raw = {k: v / n for k, v in acc.raw.items()}
+            if acc.calibrated is not None:
+                acc.calibrated = {k: v / n for k, v in acc.calibrated.items()}
+        return out
+
+    def _read_scored(self, group: list[RelationQuery]) -> list[Relation]:
+        out: list[Relation] = []
+        for q, lp in zip(group, self.label_probabilities(group)):
+            by_label = lp.calibrated if self.calibrate and lp.calibrated is not None else lp.raw
+            label = max(by_label, key=lambda x: by_label[x])
+            out.append(self._relation(q, label, score=by_label[label], options=by_label, choice_mass=lp.mass))
         return out
 
     def _letter_probs(self, questions: list[REQuestion]) -> list[tuple[dict[str, float], float]]:
@@ -249,12 +315,16 @@ class RelationTask:
             out.append((probs, sum(masses) / len(masses)))
         return out
 
-    def letter_prior(self, head_type: str | None, tail_type: str | None) -> dict[str, float]:
+    def letter_prior(
+        self, head_type: str | None, tail_type: str | None, rotation: int = 0
+    ) -> dict[str, float]:
         """The option probabilities (by letter) on the content-free question for these entity types:
         the model's preference among the options when there is nothing to read (computed once)."""
-        key = (head_type, tail_type)
+        key = (head_type, tail_type, rotation)
         if key not in self._priors:
-            question = content_free_question(self.prompt, self.schema, head_type, tail_type)
+            question = content_free_question(
+                self.prompt, self.schema, head_type, tail_type, rotation=rotation
+            )
             self._priors[key] = self._option_probs([question])[0][0]
         return self._priors[key]
 
