@@ -26,6 +26,8 @@ from ieforge.errors import IEForgeError
 from ieforge.tasks.ner import DEFAULT_PROMPT
 
 if TYPE_CHECKING:
+    from ieforge.evaluate.robustness import RobustnessReport
+    from ieforge.evaluate.runner import EvalReport
     from ieforge.extractor import Extractor
     from ieforge.tasks.relations import RelationQuery
     from ieforge.types import Relation
@@ -38,6 +40,15 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="The offline model catalogue.", invoke_without_command=True)
 app.add_typer(models_app, name="models")
+eval_app = typer.Typer(
+    help="Score a model on benchmark files (NAME=PATH); resumable with --cache.", no_args_is_help=True
+)
+app.add_typer(eval_app, name="eval")
+robustness_app = typer.Typer(
+    help="Instruction robustness: one model and data set under several wordings of the instruction.",
+    no_args_is_help=True,
+)
+app.add_typer(robustness_app, name="robustness")
 
 out = Console()
 err = Console(stderr=True)
@@ -150,6 +161,9 @@ def relation(
         typer.Option(help="solved examples to show first: SemEval .txt, FewRel .json or JSONL with 'label'"),
     ] = None,
     shots: Annotated[int, typer.Option(help="how many solved examples to show (with --demos)")] = 3,
+    permutations: Annotated[
+        int, typer.Option(help="average over this many rotations of the option order (letters, score)")
+    ] = 1,
     model: ModelOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     input: Annotated[
@@ -169,6 +183,8 @@ def relation(
         raise _fail("--input needs --output FILE")
     if method not in ("qa4re", "vanilla") or reading not in ("letters", "generate", "verify", "score"):
         raise _fail("--method is qa4re or vanilla; --reading is letters, generate, verify or score")
+    if permutations < 1 or (permutations > 1 and reading not in ("letters", "score")):
+        raise _fail("--permutations is at least 1, and above 1 only with --reading letters or score")
     from ieforge.batch import read_records
     from ieforge.extractor import Extractor, make_query
     from ieforge.tasks.relations import pick_demonstrations
@@ -195,6 +211,7 @@ def relation(
                 method=method,  # type: ignore[arg-type]
                 reading=reading,  # type: ignore[arg-type]
                 calibrate=calibrate,
+                permutations=permutations,
             )
             if as_json:
                 out.print_json(json.dumps([r.model_dump() for r in rels]))
@@ -207,6 +224,7 @@ def relation(
             reading=reading,  # type: ignore[arg-type]
             calibrate=calibrate,
             demonstrations=solved,
+            permutations=permutations,
         )
         if text is not None:
             rel = task.run(queries[0])
@@ -418,6 +436,230 @@ def models_install(name: Annotated[str, typer.Argument(help="catalogue name")]) 
     except IEForgeError as exc:
         raise _fail(str(exc)) from None
     err.print(f"[green]{entry.name} installed and verified[/]")
+
+
+DataOpt = Annotated[
+    list[str],
+    typer.Option("--data", "-d", help="NAME=PATH of a benchmark file; repeat for several datasets"),
+]
+OutOpt = Annotated[str | None, typer.Option("--out", "-o", help="write the JSON report here")]
+CacheOpt = Annotated[
+    str | None, typer.Option(help="folder of per-example predictions: a rerun computes only what is missing")
+]
+
+
+@eval_app.command("ner")
+def eval_ner(
+    data: DataOpt,
+    model: ModelOpt = None,
+    limit: Annotated[int | None, typer.Option(help="evaluate the first N examples of each dataset")] = None,
+    protocol: Annotated[
+        str, typer.Option(help="strict (exact spans) or uniner (answer strings as sets, UniversalNER)")
+    ] = "strict",
+    keep_catch_all: Annotated[
+        bool, typer.Option("--keep-catch-all", help="also ask and score the catch-all type (else/misc)")
+    ] = False,
+    out_path: OutOpt = None,
+    cache: CacheOpt = None,
+    prompt: Annotated[str, typer.Option(help="prompt name or YAML file")] = DEFAULT_PROMPT,
+    batch_size: Annotated[int, typer.Option(help="questions generated together")] = 16,
+    max_new_tokens: Annotated[int, typer.Option(help="answer length limit per question")] = 64,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
+) -> None:
+    """Score zero-shot NER on benchmark files (micro P/R/F1 per dataset and their average).
+
+    Every sentence is asked about all its dataset's entity types, except the catch-all (else/misc)."""
+    from ieforge.evaluate.runner import check_protocol, evaluate_ner, load_ner_dataset, parse_data_specs
+    from ieforge.extractor import Extractor
+
+    if limit is not None and limit < 1:
+        raise _fail("--limit must be at least 1")
+    try:
+        datasets = [
+            load_ner_dataset(name, path, keep_catch_all=keep_catch_all)
+            for name, path in parse_data_specs(data)
+        ]
+        check_protocol(datasets, protocol)
+        _quiet_libraries()
+        ex = Extractor(
+            model, prompt=prompt, batch_size=batch_size, device=device, max_new_tokens=max_new_tokens
+        )
+        _load(ex, model)
+        report = evaluate_ner(ex, datasets, protocol=protocol, limit=limit, cache=cache)  # type: ignore[arg-type]
+    except IEForgeError as exc:
+        raise _fail(str(exc)) from None
+    _show_report(report, out_path)
+
+
+@eval_app.command("re")
+def eval_re(
+    data: DataOpt,
+    model: ModelOpt = None,
+    schema: Annotated[
+        str | None,
+        typer.Option(help="semeval, fewrel, tacred ... or a YAML/JSON file (default: the dataset's own)"),
+    ] = None,
+    method: Annotated[str, typer.Option(help="qa4re or vanilla")] = "qa4re",
+    reading: Annotated[str, typer.Option(help="letters, generate, verify or score")] = "letters",
+    calibrate: Annotated[
+        bool, typer.Option("--calibrate", help="divide option probabilities by their content-free prior")
+    ] = False,
+    permutations: Annotated[
+        int, typer.Option(help="average over this many rotations of the option order (letters, score)")
+    ] = 1,
+    limit: Annotated[int | None, typer.Option(help="evaluate the first N examples of each dataset")] = None,
+    out_path: OutOpt = None,
+    cache: CacheOpt = None,
+    batch_size: Annotated[int, typer.Option(help="pairs per forward pass")] = 8,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
+) -> None:
+    """Score relation classification on SemEval (.txt) or FewRel (.json) files.
+
+    Reports micro-F1 over the positive labels, F1 with the none label, and the share of the most
+    frequent predicted label."""
+    from ieforge.evaluate.runner import check_re_labels, evaluate_re, load_re_dataset, parse_data_specs
+    from ieforge.extractor import Extractor
+
+    if method not in ("qa4re", "vanilla") or reading not in ("letters", "generate", "verify", "score"):
+        raise _fail("--method is qa4re or vanilla; --reading is letters, generate, verify or score")
+    if permutations < 1 or (permutations > 1 and reading not in ("letters", "score")):
+        raise _fail("--permutations is at least 1, and above 1 only with --reading letters or score")
+    if limit is not None and limit < 1:
+        raise _fail("--limit must be at least 1")
+    try:
+        datasets = [load_re_dataset(name, path) for name, path in parse_data_specs(data)]
+        check_re_labels(datasets, schema)  # a bad schema or label set fails before the model loads
+        _quiet_libraries()
+        ex = Extractor(model, batch_size=batch_size, device=device)
+        _load(ex, model)
+        report = evaluate_re(
+            ex,
+            datasets,
+            schema=schema,
+            method=method,  # type: ignore[arg-type]
+            reading=reading,  # type: ignore[arg-type]
+            calibrate=calibrate,
+            permutations=permutations,
+            limit=limit,
+            cache=cache,
+        )
+    except IEForgeError as exc:
+        raise _fail(str(exc)) from None
+    _show_report(report, out_path)
+
+
+VariantsOpt = Annotated[int, typer.Option(help="instruction wordings per framing, the original included")]
+PlotOpt = Annotated[str | None, typer.Option("--plot", help="write a PNG plot of the spread (matplotlib)")]
+
+
+@robustness_app.command("re")
+def robustness_re(
+    data: Annotated[str, typer.Option("--data", help="NAME=PATH of a SemEval (.txt) or FewRel (.json) file")],
+    model: ModelOpt = None,
+    schema: Annotated[str | None, typer.Option(help="relation schema (default: the dataset's own)")] = None,
+    variants: VariantsOpt = 5,
+    framings: Annotated[str, typer.Option(help="comma-separated: vanilla, qa4re")] = "vanilla,qa4re",
+    limit: Annotated[int | None, typer.Option(help="use the first N examples")] = None,
+    out_path: OutOpt = None,
+    plot: PlotOpt = None,
+    batch_size: Annotated[int, typer.Option(help="pairs per forward pass")] = 8,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
+) -> None:
+    """Relation classification under paraphrased instructions, vanilla RE framing vs QA4RE framing:
+    per-variant F1 and mean, std, min, max per framing (markdown), with --out JSON and --plot PNG."""
+    from ieforge.evaluate.robustness import run_re_robustness
+    from ieforge.evaluate.runner import check_re_labels, load_re_dataset, parse_data_spec
+
+    if limit is not None and limit < 1:
+        raise _fail("--limit must be at least 1")
+    try:
+        dataset = load_re_dataset(*parse_data_spec(data))
+        check_re_labels([dataset], schema)
+        ex = _robustness_model(model, batch_size, device)
+        report = run_re_robustness(
+            ex.backend,
+            dataset.examples[:limit],
+            schema=schema or dataset.format,
+            framings=[f.strip() for f in framings.split(",") if f.strip()],  # type: ignore[misc]
+            variants=variants,
+            batch_size=batch_size,
+        )
+    except (IEForgeError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    _show_robustness(report, out_path, plot)
+
+
+@robustness_app.command("ner")
+def robustness_ner(
+    data: Annotated[str, typer.Option("--data", help="NAME=PATH of a NER file (column, InstructUIE JSON)")],
+    model: ModelOpt = None,
+    variants: VariantsOpt = 4,
+    limit: Annotated[int | None, typer.Option(help="use the first N sentences")] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="longest answer per question")] = 64,
+    out_path: OutOpt = None,
+    plot: PlotOpt = None,
+    batch_size: Annotated[int, typer.Option(help="questions per generation batch")] = 16,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
+) -> None:
+    """NER under paraphrased questions (uniner-json and its wordings), strict span F1 per variant."""
+    from ieforge.data import NERExample
+    from ieforge.evaluate.robustness import run_ner_robustness
+    from ieforge.evaluate.runner import load_ner_dataset, parse_data_spec
+
+    if limit is not None and limit < 1:
+        raise _fail("--limit must be at least 1")
+    try:
+        dataset = load_ner_dataset(*parse_data_spec(data))
+        if dataset.format == "uniner":
+            raise _fail("robustness ner needs gold spans: use a column or InstructUIE file")
+        examples = [
+            NERExample(id=x.id, text=x.text, entities=x.entities or []) for x in dataset.examples[:limit]
+        ]
+        ex = _robustness_model(model, batch_size, device)
+        report = run_ner_robustness(
+            ex.backend,
+            examples,
+            dataset.labels,
+            variants=variants,
+            batch_size=batch_size,
+            max_new_tokens=max_new_tokens,
+        )
+    except (IEForgeError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    _show_robustness(report, out_path, plot)
+
+
+def _robustness_model(model: str | None, batch_size: int, device: str) -> Extractor:
+    from ieforge.extractor import Extractor
+
+    _quiet_libraries()
+    ex = Extractor(model, batch_size=batch_size, device=device)
+    _load(ex, model)
+    return ex
+
+
+def _show_robustness(report: RobustnessReport, out_path: str | None, plot: str | None) -> None:
+    from pathlib import Path
+
+    out.print(report.to_markdown(), markup=False, highlight=False)
+    if out_path is not None:
+        Path(out_path).write_text(report.model_dump_json(indent=1), encoding="utf-8")
+        err.print(f"wrote the report to {out_path}")
+    if plot is not None:
+        try:
+            report.plot(plot)
+        except IEForgeError as exc:
+            raise _fail(str(exc)) from None
+        err.print(f"wrote the plot to {plot}")
+
+
+def _show_report(report: EvalReport, out_path: str | None) -> None:
+    from ieforge.evaluate.runner import report_table
+
+    out.print(report_table(report))
+    if out_path is not None:
+        report.write(out_path)
+        err.print(f"wrote the report to {out_path}")
 
 
 def main() -> None:

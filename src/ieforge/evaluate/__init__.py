@@ -1,5 +1,6 @@
-"""Metrics and benchmark helpers."""
+"""Metrics, the benchmark runner (:mod:`ieforge.evaluate.runner`) and the instruction-robustness study
+(:mod:`ieforge.evaluate.robustness`)."""
 
-from ieforge.evaluate.metrics import PRF, relation_prf, span_prf
+from ieforge.evaluate.metrics import PRF, normalize_answer, relation_prf, span_prf, uniner_prf
 
-__all__ = ["PRF", "relation_prf", "span_prf"]
+__all__ = ["PRF", "normalize_answer", "relation_prf", "span_prf", "uniner_prf"]
