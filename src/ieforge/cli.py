@@ -12,16 +12,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
+from ieforge._progress import progress_bar
 from ieforge.errors import IEForgeError
 from ieforge.tasks.ner import DEFAULT_PROMPT
 
@@ -304,14 +297,7 @@ def _run_file(
     """Run a task over a JSONL file with a progress bar; each output line is the input record + ``fields``."""
     from ieforge.batch import run_jsonl
 
-    progress = Progress(
-        TextColumn(f"[bold]{name}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-    )
+    progress = progress_bar(console=err)
 
     def process(records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         task_id = progress.add_task(name, total=len(records))

@@ -61,3 +61,19 @@ def is_index(value: Any) -> TypeGuard[int]:
 def string_list(value: Any) -> bool:
     """True for a non-empty list of strings."""
     return isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
+
+
+def document_sentences(record: Any) -> tuple[str, list[list[str]]]:
+    """The ``doc_key`` and the tokenized ``sentences`` of a SciERC/RAMS-style document record, checked."""
+    if not isinstance(record, dict):
+        raise InputError("expected a JSON object")
+    key = record.get("doc_key")
+    if not isinstance(key, str) or not key.strip():
+        raise InputError("missing or empty 'doc_key'")
+    sentences = record.get("sentences")
+    if not isinstance(sentences, list) or not sentences:
+        raise InputError("'sentences' must be a non-empty list of token lists")
+    for k, sentence in enumerate(sentences):
+        if not string_list(sentence):
+            raise InputError(f"sentence {k} is not a non-empty list of token strings")
+    return key, sentences

@@ -8,10 +8,10 @@ spaces; a mention spans its first listed occurrence, from its first to its last 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from ieforge.data._common import read_json
 from ieforge.data.semeval import REExample
 from ieforge.errors import InputError
 from ieforge.types import Mention
@@ -31,7 +31,7 @@ def read_fewrel(
     :class:`InputError` naming the file and the bad instance.
     """
     path = Path(path)
-    data = _read_json(path, "FewRel file")
+    data = read_json(path, "FewRel file")
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object of relation -> instances")
     names = _names(relation_names) if relation_names is not None else {}
@@ -49,23 +49,12 @@ def read_fewrel(
     return out
 
 
-def _read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_bytes().decode("utf-8-sig"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
-
-
 def _names(source: str | Path | dict[str, str]) -> dict[str, str]:
     """Property id -> name, from a dict or a ``pid2name.json`` file (id -> [name, description])."""
     if isinstance(source, dict):
         return dict(source)
     path = Path(source)
-    raw = _read_json(path, "relation names")
+    raw = read_json(path, "relation names")
     if not isinstance(raw, dict):
         raise InputError(f"{path}: expected a JSON object of property id -> [name, description]")
     names: dict[str, str] = {}

@@ -18,7 +18,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ieforge.data._common import is_index, read_json, read_jsonl, string_list, token_starts
+from ieforge.data._common import (
+    document_sentences,
+    is_index,
+    read_json,
+    read_jsonl,
+    token_starts,
+)
 from ieforge.data.examples import Argument, EventExample, EventMention
 from ieforge.errors import InputError
 from ieforge.types import Mention
@@ -81,17 +87,7 @@ def rams_roles(meta_path: str | Path, *, raw_roles: bool = False) -> dict[str, l
 
 
 def _document(record: Any, raw_roles: bool) -> EventExample:
-    if not isinstance(record, dict):
-        raise InputError("expected a JSON object")
-    key = record.get("doc_key")
-    if not isinstance(key, str) or not key.strip():
-        raise InputError("missing or empty 'doc_key'")
-    sentences = record.get("sentences")
-    if not isinstance(sentences, list) or not sentences:
-        raise InputError("'sentences' must be a non-empty list of token lists")
-    for k, sentence in enumerate(sentences):
-        if not string_list(sentence):
-            raise InputError(f"sentence {k} is not a non-empty list of token strings")
+    key, sentences = document_sentences(record)
     tokens = [token for sentence in sentences for token in sentence]
     text = " ".join(tokens)
     starts = token_starts(tokens)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ieforge.data._common import is_index, read_jsonl, string_list, token_starts
+from ieforge.data._common import document_sentences, is_index, read_jsonl, token_starts
 from ieforge.data.examples import DocumentExample, RelationMention
 from ieforge.errors import InputError
 from ieforge.types import Entity, Mention
@@ -46,17 +46,7 @@ def read_scierc(path: str | Path) -> list[DocumentExample]:
 
 
 def _document(record: Any) -> list[DocumentExample]:
-    if not isinstance(record, dict):
-        raise InputError("expected a JSON object")
-    key = record.get("doc_key")
-    if not isinstance(key, str) or not key.strip():
-        raise InputError("missing or empty 'doc_key'")
-    sentences = record.get("sentences")
-    if not isinstance(sentences, list) or not sentences:
-        raise InputError("'sentences' must be a non-empty list of token lists")
-    for k, sentence in enumerate(sentences):
-        if not string_list(sentence):
-            raise InputError(f"sentence {k} is not a non-empty list of token strings")
+    key, sentences = document_sentences(record)
     per_sentence: dict[str, list[Any]] = {}
     for field in ("ner", "relations"):
         value = record.get(field, [[] for _ in sentences])

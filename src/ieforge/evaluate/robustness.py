@@ -526,24 +526,9 @@ def _progress_bar(enabled: bool, total: int) -> Iterator[tuple[Callable[[str], N
     if not enabled:
         yield (lambda _text: None), (lambda _n: None)
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from ieforge._progress import progress_bar
 
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-    )
+    bar = progress_bar()
     task_id = bar.add_task("robustness", total=total)
     with bar:
         yield (

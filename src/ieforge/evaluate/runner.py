@@ -43,21 +43,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress
 from rich.table import Table
 
+from ieforge._progress import progress_bar
 from ieforge.data import REExample, dataset_labels, read_bio, read_fewrel, read_instructuie_ner, read_semeval
+from ieforge.data._common import read_json
 from ieforge.data.labels import DATASET_LABELS
 from ieforge.data.uniner import read_uniner
 from ieforge.errors import InputError
@@ -160,7 +154,7 @@ def detect_ner_format(path: str | Path) -> NERFormat:
     """Which reader a NER file needs: ``instructuie``, ``uniner`` or ``bio`` (see the module docs)."""
     path = Path(path)
     if path.suffix.lower() == ".json":
-        data = _read_json(path)
+        data = read_json(path, "JSON file")
         first = data[0] if isinstance(data, list) and data else None
         if isinstance(first, dict) and "conversations" in first:
             return "uniner"
@@ -564,14 +558,7 @@ def evaluate_ner(
                 "max_chunk_tokens": extractor.max_chunk_tokens,
             }
             store = PredictionCache(cache, "ner", cache_key(d.sha256, model, prompt, options))
-            known = store.load()
-            preds: dict[str, NERPrediction] = {}
-            for x in examples:
-                if x.id in known:
-                    try:
-                        preds[x.id] = NERPrediction.model_validate(known[x.id])
-                    except ValueError:
-                        pass
+            preds = _cached(store, [x.id for x in examples], NERPrediction)
             cached = len(preds)
             pending = [x for x in examples if x.id not in preds]
             task = bar.add_task(d.name, total=len(examples), completed=cached)
@@ -691,14 +678,7 @@ def evaluate_re(
                 if value not in col:
                     col.append(value)
             store = PredictionCache(cache, "re", cache_key(d.sha256, model, task.prompt.id, options))
-            known = store.load()
-            preds: dict[str, REPrediction] = {}
-            for x in examples:
-                if x.id in known:
-                    try:
-                        preds[x.id] = REPrediction.model_validate(known[x.id])
-                    except ValueError:
-                        pass
+            preds = _cached(store, [x.id for x in examples], REPrediction)
             cached = len(preds)
             pending = [x for x in examples if x.id not in preds]
             bar_task = bar.add_task(d.name, total=len(examples), completed=cached)
@@ -777,17 +757,24 @@ def _same_labels(examples: list[GoldNER]) -> Iterator[list[GoldNER]]:
 
 @contextmanager
 def _progress_bar(enabled: bool) -> Iterator[Progress]:
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=not enabled,
-    )
-    with bar:
+    with progress_bar(enabled=enabled) as bar:
         yield bar
+
+
+PredictionT = TypeVar("PredictionT", bound=BaseModel)
+
+
+def _cached(store: PredictionCache, ids: list[str], model: type[PredictionT]) -> dict[str, PredictionT]:
+    """The cached predictions of ``ids`` that still read as ``model`` (others are computed again)."""
+    known = store.load()
+    preds: dict[str, PredictionT] = {}
+    for i in ids:
+        if i in known:
+            try:
+                preds[i] = model.model_validate(known[i])
+            except ValueError:
+                pass
+    return preds
 
 
 def _check_limit(limit: int | None) -> None:
@@ -811,22 +798,11 @@ def _unique(items: Any) -> list[str]:
     return out
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_bytes().decode("utf-8-sig"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
-
-
 def _labels_file(path: Path) -> list[str] | None:
     """The label list of an InstructUIE ``labels.json``, or None when there is none."""
     if not path.is_file():
         return None
-    data = _read_json(path)
+    data = read_json(path, "JSON file")
     if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
         raise InputError(f"{path}: expected a JSON list of entity type names")
     return _unique(data)
