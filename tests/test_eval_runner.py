@@ -138,7 +138,8 @@ def test_format_detection(tmp_path: Path) -> None:
         detect_ner_format(_write(tmp_path / "e.json", "[{"))
     assert detect_re_format(_write(tmp_path / "s.TXT", SEMEVAL)) == "semeval"
     assert detect_re_format(_write(tmp_path / "semeval.slice", SEMEVAL)) == "semeval"
-    assert detect_re_format(tmp_path / "a.json") == "fewrel"
+    assert detect_re_format(tmp_path / "a.json") == "tacred"  # a JSON list: TACRED-style records
+    assert detect_re_format(_write(tmp_path / "f.json", {"P1": []})) == "fewrel"
     with pytest.raises(InputError, match="unknown relation file format"):
         detect_re_format(tmp_path / "notes.md")
 
@@ -212,6 +213,23 @@ def test_relation_files(tmp_path: Path) -> None:
     check_re_labels([d])
     with pytest.raises(InputError, match="not in schema 'semeval'"):
         check_re_labels([d], "semeval")
+    tacred = [
+        {
+            "id": "t1",
+            "token": ["Bill", "Gates", "founded", "Microsoft", "."],
+            "relation": "org:founded_by",
+            "subj_start": 3,
+            "subj_end": 3,
+            "obj_start": 0,
+            "obj_end": 1,
+            "subj_type": "ORGANIZATION",
+            "obj_type": "PERSON",
+        }
+    ]
+    t = load_re_dataset("tacred", _write(tmp_path / "tacred" / "dev.json", tacred))
+    assert t.format == "tacred" and t.examples[0].head.text == "Microsoft"
+    assert t.examples[0].tail.text == "Bill Gates" and t.examples[0].head_type == "ORGANIZATION"
+    check_re_labels([t])  # its own schema: tacred
 
 
 # ----- the cache --------------------------------------------------------------------------------------------

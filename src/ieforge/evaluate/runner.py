@@ -50,7 +50,15 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ieforge._progress import progress_bar
-from ieforge.data import REExample, dataset_labels, read_bio, read_fewrel, read_instructuie_ner, read_semeval
+from ieforge.data import (
+    REExample,
+    dataset_labels,
+    read_bio,
+    read_fewrel,
+    read_instructuie_ner,
+    read_semeval,
+    read_tacred,
+)
 from ieforge.data._common import read_json
 from ieforge.data.labels import DATASET_LABELS
 from ieforge.data.uniner import read_uniner
@@ -65,7 +73,7 @@ if TYPE_CHECKING:
 
 Protocol = Literal["strict", "uniner"]
 NERFormat = Literal["instructuie", "uniner", "bio"]
-REFormat = Literal["semeval", "fewrel"]
+REFormat = Literal["semeval", "fewrel", "tacred"]
 
 CATCH_ALL_TYPES = frozenset({"else", "misc", "miscellaneous"})
 """entity types treated as the catch-all (compared case-insensitively); not asked nor scored by default"""
@@ -238,19 +246,26 @@ def load_ner_dataset(
 
 
 def detect_re_format(path: str | Path) -> REFormat:
-    """``fewrel`` for ``.json`` files, ``semeval`` for SemEval-2010 Task 8 text files."""
+    """``fewrel`` for a ``.json`` object (relation -> instances), ``tacred`` for a ``.json`` list of
+    TACRED-style records, ``semeval`` for SemEval-2010 Task 8 text files."""
     path = Path(path)
     if path.suffix.lower() == ".json":
-        return "fewrel"
+        try:
+            with path.open("rb") as f:
+                head = f.read(4096).decode("utf-8-sig", errors="replace").lstrip()
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        return "tacred" if head.startswith("[") else "fewrel"
     if path.suffix.lower() == ".txt" or _first_line_matches(path, _SEMEVAL_FIRST):
         return "semeval"
     raise InputError(
-        f"{path}: unknown relation file format (expected a SemEval-2010 Task 8 .txt file or FewRel .json)"
+        f"{path}: unknown relation file format (expected a SemEval-2010 Task 8 .txt file, FewRel or "
+        "TACRED .json)"
     )
 
 
 def load_re_dataset(name: str, path: str | Path, *, relation_names: str | Path | None = None) -> REDataset:
-    """Read a relation classification file: SemEval text or FewRel JSON (property ids named by
+    """Read a relation classification file: SemEval text, TACRED JSON or FewRel JSON (property ids named by
     ``relation_names``, by default the ``pid2name.json`` beside the file when present)."""
     path = Path(path)
     if not path.is_file():
@@ -261,6 +276,8 @@ def load_re_dataset(name: str, path: str | Path, *, relation_names: str | Path |
         beside = path.parent / "pid2name.json"
         names = Path(relation_names) if relation_names is not None else beside if beside.is_file() else None
         examples = read_fewrel(path, relation_names=names)
+    elif fmt == "tacred":
+        examples = read_tacred(path)
     else:
         examples = read_semeval(path)
     _check_unique_ids(path, [x.id for x in examples])
