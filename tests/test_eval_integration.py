@@ -194,7 +194,17 @@ def test_robustness_cli_table_report_and_plot(use_small_model: Backend, tmp_path
     assert "`qa4re@1`" in res.stdout and "`qa4re-p1@1`" in res.stdout
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["model"] == "smollm2-135m" and data["example_ids"] == ["7201", "7202", "7203"]
-    assert [r["prompt"] for r in data["results"]] == ["qa4re@1", "qa4re-p1@1"]
+    # --template-sets auto: the published option sentences and the built-in alternatives semeval-t2, -t3
+    assert [(r["framing"], r["prompt"], r["templates"]) for r in data["results"]] == [
+        ("qa4re", "qa4re@1", None),
+        ("qa4re", "qa4re-p1@1", None),
+        ("qa4re-templates", "qa4re@1", "semeval@1"),
+        ("qa4re-templates", "qa4re@1", "semeval-t2@1"),
+        ("qa4re-templates", "qa4re@1", "semeval-t3@1"),
+    ]
+    assert "`qa4re@1 / semeval-t3@1`" in res.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = runner.invoke(app, ["robustness", "re", "--data", f"semeval={dev}", "--variants", "9"])
     assert bad.exit_code == 2 and "instruction variants" in bad.output
+    bad = runner.invoke(app, [*args, "--template-sets", "tacred"])
+    assert bad.exit_code == 2 and "template set 'tacred@1' does not have the labels" in bad.output

@@ -31,7 +31,27 @@ def published() -> dict[str, Any]:
 
 
 def test_available() -> None:
-    assert available_relation_schemas() == ["fewrel", "retacred", "semeval", "tacred", "tacrev"]
+    assert available_relation_schemas() == [
+        "fewrel",
+        "retacred",
+        "semeval",
+        "semeval-t2",
+        "semeval-t3",
+        "tacred",
+        "tacrev",
+    ]
+
+
+@pytest.mark.parametrize("name", ["semeval-t2", "semeval-t3"])
+def test_semeval_template_sets_reword_every_option(name: str) -> None:
+    published, alt = load_relation_schema("semeval"), load_relation_schema(name)
+    assert alt.labels == published.labels and alt.none_label == published.none_label
+    assert alt.constraints == published.constraints and alt.option_order == published.option_order
+    for label in published.all_labels:
+        assert alt.templates[label] != published.templates[label], label
+    # the direction is the published one: in Product-Producer(e1,e2) e1 is the product, e2 the producer
+    sentence = alt.verbalize("Product-Producer(e1,e2)", "the cake", "the baker")
+    assert sentence in {"the cake is made by the baker", "the baker makes the cake"}
 
 
 @pytest.mark.parametrize("name", sorted(BUILTIN))

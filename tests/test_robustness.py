@@ -15,6 +15,7 @@ from conftest import shared_data
 from ieforge.data import read_instructuie_ner, read_semeval
 from ieforge.data.semeval import REExample
 from ieforge.evaluate.robustness import (
+    TEMPLATE_FRAMING,
     MissingDependencyError,
     RobustnessReport,
     VariantResult,
@@ -23,6 +24,7 @@ from ieforge.evaluate.robustness import (
     run_ner_robustness,
     run_re_robustness,
     summarize,
+    template_sets_of,
 )
 from ieforge.prompts import (
     available_prompts,
@@ -249,6 +251,10 @@ def test_plot_without_matplotlib_says_what_to_install(
         ({"framings": []}, "no framings"),
         ({"variants": 9}, "has 5 instruction variants"),
         ({"schema": "tacred"}, "gold label 'Cause-Effect\\(e1,e2\\)' is not in schema 'tacred@1'"),
+        (
+            {"template_sets": ["tacred"]},
+            "template set 'tacred@1' does not have the labels of schema 'semeval@1'",
+        ),
     ],
 )
 @pytest.mark.model
@@ -277,6 +283,12 @@ def test_ner_robustness_with_a_real_model(small_backend) -> None:  # type: ignor
         run_ner_robustness(small_backend, examples, [" "], progress=False)
 
 
+def test_builtin_template_sets() -> None:
+    assert template_sets_of("semeval") == ["semeval-t2", "semeval-t3"]
+    assert template_sets_of("tacred") == []
+    assert template_sets_of("semeval-t2") == []
+
+
 # ----- the real model -----------------------------------------------------------------------------------
 
 
@@ -299,3 +311,30 @@ def test_re_robustness_with_a_real_model(small_backend, tmp_path: Path) -> None:
         assert s.variants == 2 and s.min <= s.mean <= s.max and s.std == pytest.approx((s.max - s.min) / 2)
     assert RobustnessReport.model_validate_json(report.model_dump_json()) == report
     assert "| qa4re | 1 | `qa4re-p1@1` | letters |" in report.to_markdown()
+
+
+@pytest.mark.model
+def test_template_sets_with_a_real_model(small_backend) -> None:  # type: ignore[no-untyped-def]
+    examples = _dev(3)
+    report = run_re_robustness(
+        small_backend,
+        examples,
+        schema="semeval",
+        framings=["qa4re"],
+        variants=1,
+        template_sets=["semeval-t2"],
+        progress=False,
+    )
+    assert report.framings == ["qa4re", TEMPLATE_FRAMING]
+    qa, published, alt = report.results
+    # variant 0 of the template framing is the qa4re run itself, reused rather than run twice
+    assert published.predictions == qa.predictions and published.templates == "semeval@1"
+    assert (alt.variant, alt.templates, alt.prompt) == (1, "semeval-t2@1", "qa4re@1")
+    assert alt.examples == 3 and alt.tp + alt.fn == 1
+    summary = report.summary(TEMPLATE_FRAMING)
+    assert summary.variants == 2 and {summary.best, summary.worst} <= {
+        "qa4re@1 / semeval@1",
+        "qa4re@1 / semeval-t2@1",
+    }
+    assert "| qa4re-templates | 1 | `qa4re@1 / semeval-t2@1` | letters |" in report.to_markdown()
+    assert RobustnessReport.model_validate_json(report.model_dump_json()) == report

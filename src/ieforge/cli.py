@@ -545,6 +545,14 @@ def robustness_re(
     schema: Annotated[str | None, typer.Option(help="relation schema (default: the dataset's own)")] = None,
     variants: VariantsOpt = 5,
     framings: Annotated[str, typer.Option(help="comma-separated: vanilla, qa4re")] = "vanilla,qa4re",
+    template_sets: Annotated[
+        str,
+        typer.Option(
+            "--template-sets",
+            help="QA4RE option sentences to compare: auto (the schema's built-in alternatives, e.g. "
+            "semeval-t2,semeval-t3), none, or comma-separated schema names/files with the same labels",
+        ),
+    ] = "auto",
     limit: Annotated[int | None, typer.Option(help="use the first N examples")] = None,
     out_path: OutOpt = None,
     plot: PlotOpt = None,
@@ -553,21 +561,32 @@ def robustness_re(
 ) -> None:
     """Relation classification under paraphrased instructions, vanilla RE framing vs QA4RE framing:
     per-variant F1 and mean, std, min, max per framing (markdown), with --out JSON and --plot PNG."""
-    from ieforge.evaluate.robustness import run_re_robustness
+    from ieforge.evaluate.robustness import load_template_set, run_re_robustness, template_sets_of
     from ieforge.evaluate.runner import check_re_labels, load_re_dataset, parse_data_spec
+    from ieforge.schemas.relations import load_relation_schema
 
     if limit is not None and limit < 1:
         raise _fail("--limit must be at least 1")
     try:
         dataset = load_re_dataset(*parse_data_spec(data))
         check_re_labels([dataset], schema)
+        schema_name = schema or dataset.format
+        if template_sets.strip() == "auto":
+            sets = template_sets_of(schema_name)
+        elif template_sets.strip() == "none":
+            sets = []
+        else:
+            sets = [s.strip() for s in template_sets.split(",") if s.strip()]
+        main_schema = load_relation_schema(schema_name)
+        checked = [load_template_set(main_schema, name) for name in sets]  # fail before the model loads
         ex = _robustness_model(model, batch_size, device)
         report = run_re_robustness(
             ex.backend,
             dataset.examples[:limit],
-            schema=schema or dataset.format,
+            schema=main_schema,
             framings=[f.strip() for f in framings.split(",") if f.strip()],  # type: ignore[misc]
             variants=variants,
+            template_sets=checked,
             batch_size=batch_size,
         )
     except (IEForgeError, ValueError) as exc:

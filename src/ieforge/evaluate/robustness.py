@@ -54,13 +54,15 @@ from ieforge.errors import IEForgeError
 from ieforge.evaluate.metrics import PRF, relation_prf, span_prf
 from ieforge.models.base import Backend
 from ieforge.prompts import available_prompts
-from ieforge.schemas.relations import RelationSchema, load_relation_schema
+from ieforge.schemas.relations import RelationSchema, available_relation_schemas, load_relation_schema
 from ieforge.tasks.ner import NERTask
 from ieforge.tasks.relations import Reading, RelationQuery, RelationTask
 from ieforge.types import ParseStats
 
 Framing = Literal["qa4re", "vanilla", "ner"]
 REFraming = Literal["qa4re", "vanilla"]
+TEMPLATE_FRAMING = "qa4re-templates"
+"""the framing name of the QA4RE runs that vary the option sentences (template sets) instead of the wording"""
 
 # framing -> (prompt folder, the original prompt whose paraphrases are "<original>-p<k>")
 _ORIGINAL: dict[str, tuple[str, str]] = {
@@ -127,6 +129,8 @@ class VariantResult(BaseModel):
     """0 for the original instruction, k for the paraphrase ``-pk``"""
     prompt: str
     """name@version of the prompt"""
+    templates: str | None = None
+    """the template-set framing: id of the relation schema whose option sentences were used"""
     reading: str
     """how the answers were read (relation tasks: e.g. ``letters``, ``generate``; NER: ``generate``)"""
     examples: int
@@ -149,6 +153,11 @@ class VariantResult(BaseModel):
     """relation pairs (or NER texts) per second, model time included"""
     predictions: list[str] = []
     """relation labels predicted, aligned with the report's ``example_ids`` (empty for NER)"""
+
+    @property
+    def name(self) -> str:
+        """The prompt id, and for the template-set framing the template set too."""
+        return self.prompt if self.templates is None else f"{self.prompt} / {self.templates}"
 
     @classmethod
     def scored(cls, prf: PRF, **fields: object) -> VariantResult:
@@ -177,9 +186,9 @@ class FramingSummary(BaseModel):
     min: float
     max: float
     best: str
-    """prompt id of the variant with the highest F1 (the first one on ties)"""
+    """prompt id (and template set) of the variant with the highest F1 (the first one on ties)"""
     worst: str
-    """prompt id of the variant with the lowest F1 (the first one on ties)"""
+    """prompt id (and template set) of the variant with the lowest F1 (the first one on ties)"""
 
     @property
     def range(self) -> float:
@@ -200,8 +209,8 @@ def summarize(framing: str, results: Sequence[VariantResult]) -> FramingSummary:
         std=statistics.pstdev(f1s),
         min=min(f1s),
         max=max(f1s),
-        best=best.prompt,
-        worst=worst.prompt,
+        best=best.name,
+        worst=worst.name,
     )
 
 
@@ -266,7 +275,7 @@ class RobustnessReport(BaseModel):
             if self.task == "re" and r.unanswered:
                 top += f" ({r.unanswered} unread)"
             lines.append(
-                f"| {r.framing} | {r.variant} | `{r.prompt}` | {r.reading} | {_pct(r.f1)} | "
+                f"| {r.framing} | {r.variant} | `{r.name}` | {r.reading} | {_pct(r.f1)} | "
                 f"{_pct(r.precision)} | {_pct(r.recall)} | {top} | {r.items_per_second:.2f} |"
             )
         lines += [
@@ -350,6 +359,7 @@ def run_re_robustness(
     framings: Sequence[REFraming] = ("vanilla", "qa4re"),
     variants: int = 5,
     reading: Reading | Mapping[str, Reading] | None = None,
+    template_sets: Sequence[str | RelationSchema] = (),
     batch_size: int = 8,
     max_new_tokens: int = 24,
     progress: bool = True,
@@ -362,6 +372,10 @@ def run_re_robustness(
     reads the option letters' probabilities (``letters``) and vanilla generates its label
     (``generate``); vanilla can also ``score`` whole labels, QA4RE can ``generate`` or ``score``.
     ``max_new_tokens`` caps a generated answer (the generate reading).
+    ``template_sets``: other relation schemas with the same labels (e.g. ``semeval-t2``, ``semeval-t3``,
+    see :func:`template_sets_of`); each adds a run of the original QA4RE question with its option
+    sentences, reported as the framing ``qa4re-templates`` whose variant 0 is ``schema`` itself (the
+    run of the ``qa4re`` framing's original wording, reused when that framing is run).
     The metric is micro-F1 over the positive labels (the schema's none label excluded). Everything is
     checked before the model runs: an unknown framing, reading or variant count, or a gold label not in
     the schema, raises :class:`ValueError`.
@@ -381,7 +395,13 @@ def run_re_robustness(
         if framing not in _READINGS:
             raise ValueError(f"unknown relation framing '{framing}' (use vanilla or qa4re)")
     readings = _readings_for(framings, reading)
-    plan: list[tuple[REFraming, int, RelationTask]] = []
+    sets = [rel_schema, *(load_template_set(rel_schema, s) for s in template_sets)] if template_sets else []
+    qa_reading = (
+        readings.get("qa4re")
+        or _readings_for(["qa4re"], reading if isinstance(reading, str) else None)["qa4re"]
+    )
+    reuse_original = "qa4re" in framings  # the template framing's variant 0 is the qa4re framing's
+    plan: list[tuple[str, int, RelationTask]] = []
     for framing in framings:
         for k, name in enumerate(prompt_variants(framing, variants)):
             task = RelationTask(
@@ -394,14 +414,27 @@ def run_re_robustness(
                 max_new_tokens=max_new_tokens,
             )
             plan.append((framing, k, task))
+    for k, template_set in enumerate(sets):
+        if k == 0 and reuse_original:
+            continue  # the same run as the qa4re framing's variant 0
+        task = RelationTask(
+            backend,
+            schema=template_set,
+            method="qa4re",
+            prompt=_ORIGINAL["qa4re"][1],
+            reading=qa_reading,
+            batch_size=batch_size,
+            max_new_tokens=max_new_tokens,
+        )
+        plan.append((TEMPLATE_FRAMING, k, task))
 
     queries = [RelationQuery(e.text, e.head, e.tail, e.head_type, e.tail_type) for e in examples]
     gold = [e.label for e in examples]
     none = rel_schema.none_label
     results: list[VariantResult] = []
     with _progress_bar(progress, len(plan) * len(queries)) as (describe, advance):
-        for framing, k, task in plan:
-            describe(f"{framing} {task.prompt.id}")
+        for run, k, task in plan:
+            describe(f"{run} {task.prompt.id}" + (f" {task.schema.id}" if run == TEMPLATE_FRAMING else ""))
             start = time.perf_counter()
             relations = list(task.run_many(queries, on_done=advance))
             seconds = time.perf_counter() - start
@@ -410,9 +443,10 @@ def run_re_robustness(
             results.append(
                 VariantResult.scored(
                     relation_prf(gold, pred, none),
-                    framing=framing,
+                    framing=run,
                     variant=k,
                     prompt=task.prompt.id,
+                    templates=task.schema.id if run == TEMPLATE_FRAMING else None,
                     reading=task.variant,
                     examples=len(queries),
                     top_label=top_label,
@@ -423,6 +457,12 @@ def run_re_robustness(
                     predictions=pred,
                 )
             )
+    if sets and reuse_original:
+        original = next(r for r in results if r.framing == "qa4re" and r.variant == 0)
+        at = next((i for i, r in enumerate(results) if r.framing == TEMPLATE_FRAMING), len(results))
+        results.insert(
+            at, original.model_copy(update={"framing": TEMPLATE_FRAMING, "templates": rel_schema.id})
+        )
     return RobustnessReport(
         task="re",
         model=backend.name,
@@ -491,6 +531,22 @@ def run_ner_robustness(
         example_ids=[e.id for e in examples],
         results=results,
     )
+
+
+def template_sets_of(schema: str) -> list[str]:
+    """The built-in alternative template sets of a built-in schema: ``semeval`` -> ``semeval-t2``, ..."""
+    return [name for name in available_relation_schemas() if re.fullmatch(rf"{re.escape(schema)}-t\d+", name)]
+
+
+def load_template_set(main: RelationSchema, other: str | RelationSchema) -> RelationSchema:
+    """``other`` loaded, checked to offer exactly ``main``'s labels (a template set only rewords them)."""
+    alt = other if isinstance(other, RelationSchema) else load_relation_schema(other)
+    if set(alt.labels) != set(main.labels) or alt.none_label != main.none_label:
+        raise ValueError(
+            f"template set '{alt.id}' does not have the labels of schema '{main.id}' "
+            "(a template set must offer the same labels and none label)"
+        )
+    return alt
 
 
 def _readings_for(
