@@ -208,3 +208,24 @@ def test_robustness_cli_table_report_and_plot(use_small_model: Backend, tmp_path
     assert bad.exit_code == 2 and "instruction variants" in bad.output
     bad = runner.invoke(app, [*args, "--template-sets", "tacred"])
     assert bad.exit_code == 2 and "template set 'tacred@1' does not have the labels" in bad.output
+
+
+def test_eval_ner_on_users_own_jsonl(use_small_model: Backend, tmp_path: Path) -> None:
+    from ieforge.data import dataset_labels, read_bio
+
+    sentences = read_bio(shared_data("conll2003", "test.txt"), label_map=dataset_labels("conll2003"))[1:3]
+    gold = tmp_path / "mine.jsonl"
+    lines = [
+        {"id": s.id, "text": s.text, "entities": [e.model_dump() for e in s.entities]} for s in sentences
+    ]
+    gold.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    out = tmp_path / "r.json"
+    args = ["eval", "ner", "--data", f"mine={gold}", "--max-new-tokens", "8", "--out", str(out)]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    (ds,) = EvalReport.model_validate_json(out.read_text(encoding="utf-8")).datasets
+    assert ds.format == "jsonl" and ds.examples == 2
+    n_gold = sum(len(s.entities) for s in sentences)
+    assert n_gold > 0 and ds.scores.tp + ds.scores.fn == n_gold
+    expect = span_prf([s.entities for s in sentences], [p.entities for p in ds.predictions])  # type: ignore[union-attr]
+    assert (ds.scores.tp, ds.scores.fp) == (expect.tp, expect.fp)

@@ -18,6 +18,7 @@ from ieforge.data.examples import (
 )
 from ieforge.data.fewrel import read_fewrel
 from ieforge.data.instructuie import NERExample, read_instructuie_ner
+from ieforge.data.jsonl import read_ner_jsonl, read_re_jsonl
 from ieforge.data.labels import DATASET_LABELS, dataset_labels
 from ieforge.data.rams import plain_role, rams_roles, read_rams
 from ieforge.data.scierc import read_scierc
@@ -51,7 +52,9 @@ __all__ = [
     "read_casie",
     "read_fewrel",
     "read_instructuie_ner",
+    "read_ner_jsonl",
     "read_rams",
+    "read_re_jsonl",
     "read_scierc",
     "read_semeval",
     "read_tacred",

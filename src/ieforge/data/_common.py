@@ -43,6 +43,15 @@ def read_jsonl(path: Path, what: str) -> list[tuple[int, Any]]:
     return records
 
 
+def check_unique_ids(path: Path, ids: Sequence[str]) -> None:
+    """Raise :class:`InputError` naming the first example id that occurs twice in ``path``."""
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            raise InputError(f"{path}: example id {i!r} occurs twice")
+        seen.add(i)
+
+
 def token_starts(tokens: Sequence[str]) -> list[int]:
     """Character offset of each token in ``" ".join(tokens)``."""
     starts: list[int] = []

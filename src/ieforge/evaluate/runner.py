@@ -16,14 +16,18 @@ NER files are read by format:
   ``token TAG``): :func:`~ieforge.data.read_bio`, with the built-in tag names of the dataset
   (:func:`~ieforge.data.dataset_labels`) when the given name, or else the file's folder name, is a
   known dataset (``crossner_ai``, ``conll2003``, ...); the label set is then every type of that
-  dataset, else the types seen in the file.
+  dataset, else the types seen in the file;
+- ``.jsonl`` in the ieforge result format (users' own data, e.g. a corrected ``ieforge ner --output``
+  file): :func:`~ieforge.data.read_ner_jsonl`; the label set is the types seen in the file.
 
 The catch-all type (``else``/``misc``) is neither asked nor scored by default, as in the UniversalNER
 evaluation: its gold spans are removed. Pass ``keep_catch_all=True`` to ask and score it like any other
 type.
 
-Relation files: SemEval-2010 Task 8 text files (:func:`~ieforge.data.read_semeval`) and FewRel ``.json``
-(:func:`~ieforge.data.read_fewrel`, with the ``pid2name.json`` beside it when there is one).
+Relation files: SemEval-2010 Task 8 text files (:func:`~ieforge.data.read_semeval`), FewRel ``.json``
+(:func:`~ieforge.data.read_fewrel`, with the ``pid2name.json`` beside it when there is one), TACRED-style
+``.json`` lists (:func:`~ieforge.data.read_tacred`) and ieforge-format ``.jsonl``
+(:func:`~ieforge.data.read_re_jsonl`).
 
 Resuming: with a cache directory, each example's prediction is appended to a JSONL file as soon as it is
 computed, keyed by the file's sha256, the example id, the model, the prompt and the options that change
@@ -59,7 +63,8 @@ from ieforge.data import (
     read_semeval,
     read_tacred,
 )
-from ieforge.data._common import read_json
+from ieforge.data._common import check_unique_ids, read_json
+from ieforge.data.jsonl import read_ner_jsonl, read_re_jsonl
 from ieforge.data.labels import DATASET_LABELS
 from ieforge.data.uniner import read_uniner
 from ieforge.errors import InputError
@@ -72,8 +77,8 @@ if TYPE_CHECKING:
     from ieforge.tasks.relations import Method, Reading, RelationTask
 
 Protocol = Literal["strict", "uniner"]
-NERFormat = Literal["instructuie", "uniner", "bio"]
-REFormat = Literal["semeval", "fewrel", "tacred"]
+NERFormat = Literal["instructuie", "uniner", "bio", "jsonl"]
+REFormat = Literal["semeval", "fewrel", "tacred", "jsonl"]
 
 CATCH_ALL_TYPES = frozenset({"else", "misc", "miscellaneous"})
 """entity types treated as the catch-all (compared case-insensitively); not asked nor scored by default"""
@@ -159,8 +164,11 @@ def file_sha256(path: str | Path) -> str:
 
 
 def detect_ner_format(path: str | Path) -> NERFormat:
-    """Which reader a NER file needs: ``instructuie``, ``uniner`` or ``bio`` (see the module docs)."""
+    """Which reader a NER file needs: ``instructuie``, ``uniner``, ``bio`` or ``jsonl`` (see the module
+    docs)."""
     path = Path(path)
+    if path.suffix.lower() == ".jsonl":
+        return "jsonl"
     if path.suffix.lower() == ".json":
         data = read_json(path, "JSON file")
         first = data[0] if isinstance(data, list) and data else None
@@ -206,7 +214,10 @@ def load_ner_dataset(
             asked = list(p.gold)
             examples.append(GoldNER(id=p.id, text=p.text, labels=asked, entities=None, strings=p.gold))
     else:
-        if fmt == "instructuie":
+        if fmt == "jsonl":
+            gold = read_ner_jsonl(path)
+            labels = _unique(e.label for x in gold for e in x.entities)
+        elif fmt == "instructuie":
             gold = read_instructuie_ner(path)
             listed = _labels_file(path.parent / "labels.json")
             labels = listed if listed is not None else _unique(e.label for x in gold for e in x.entities)
@@ -233,7 +244,7 @@ def load_ner_dataset(
             ex.strings = {t: [e.text for e in ex.entities if e.label == t] for t in ex.labels}
         else:
             ex.strings = {t: v for t, v in ex.strings.items() if t not in dropped}
-    _check_unique_ids(path, [x.id for x in examples])
+    check_unique_ids(path, [x.id for x in examples])
     return NERDataset(
         name=name,
         path=str(path),
@@ -247,8 +258,11 @@ def load_ner_dataset(
 
 def detect_re_format(path: str | Path) -> REFormat:
     """``fewrel`` for a ``.json`` object (relation -> instances), ``tacred`` for a ``.json`` list of
-    TACRED-style records, ``semeval`` for SemEval-2010 Task 8 text files."""
+    TACRED-style records, ``semeval`` for SemEval-2010 Task 8 text files, ``jsonl`` for ``.jsonl`` files
+    in the ieforge format (:func:`~ieforge.data.jsonl.read_re_jsonl`)."""
     path = Path(path)
+    if path.suffix.lower() == ".jsonl":
+        return "jsonl"
     if path.suffix.lower() == ".json":
         try:
             with path.open("rb") as f:
@@ -278,9 +292,11 @@ def load_re_dataset(name: str, path: str | Path, *, relation_names: str | Path |
         examples = read_fewrel(path, relation_names=names)
     elif fmt == "tacred":
         examples = read_tacred(path)
+    elif fmt == "jsonl":
+        examples = read_re_jsonl(path)
     else:
         examples = read_semeval(path)
-    _check_unique_ids(path, [x.id for x in examples])
+    check_unique_ids(path, [x.id for x in examples])
     return REDataset(
         name=name,
         path=str(path),
@@ -797,14 +813,6 @@ def _cached(store: PredictionCache, ids: list[str], model: type[PredictionT]) ->
 def _check_limit(limit: int | None) -> None:
     if limit is not None and limit < 1:
         raise InputError(f"limit must be at least 1, not {limit}")
-
-
-def _check_unique_ids(path: Path, ids: list[str]) -> None:
-    seen: set[str] = set()
-    for i in ids:
-        if i in seen:
-            raise InputError(f"{path}: example id {i!r} occurs twice")
-        seen.add(i)
 
 
 def _unique(items: Any) -> list[str]:
