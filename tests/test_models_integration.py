@@ -75,6 +75,17 @@ def test_scoring_prefers_the_right_answer(small_backend: Backend) -> None:
     assert math.exp(nxt["Paris"]) <= 1
 
 
+def test_distinct_next_token_scores_count_a_shared_token_once(small_backend: Backend) -> None:
+    # "Paris" and "Paris is" start with the same token: plain reading gives both its score, the distinct
+    # reading only the first, so summing probabilities over the options counts that token once
+    options = ["Paris", "Paris is", "banana"]
+    plain = small_backend.next_token_logprobs([QUESTION], options)[0]
+    distinct = small_backend.next_token_logprobs([QUESTION], options, distinct=True)[0]
+    assert plain["Paris is"] == plain["Paris"]
+    assert distinct["Paris"] == plain["Paris"] and distinct["banana"] == plain["banana"]
+    assert distinct["Paris is"] == -math.inf
+
+
 def test_unknown_model_name_is_one_clear_error(model_home: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="unknown model 'no-such-model'"):
         load_model("no-such-model")

@@ -89,7 +89,10 @@ class Backend(Protocol):
         *,
         assistant_prefix: str = "",
         batch_size: int = 8,
+        distinct: bool = False,
     ) -> list[dict[str, float]]:
         """Log-probability of each option's first token as the next token of the answer (one forward pass
-        per chat). Options whose first tokens coincide share a score."""
+        per chat). Options whose first tokens coincide share a score; with ``distinct=True`` only the
+        first of them gets it and the later ones get ``-inf``, so that probabilities summed over options
+        (several spellings of one answer, say) count every token once."""
         ...

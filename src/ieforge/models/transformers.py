@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import shutil
 import time
 from collections.abc import Sequence
@@ -349,6 +350,7 @@ class TransformersBackend:
         *,
         assistant_prefix: str = "",
         batch_size: int = 8,
+        distinct: bool = False,
     ) -> list[dict[str, float]]:
         torch = _torch()
         first_ids = []
@@ -357,6 +359,7 @@ class TransformersBackend:
             if not toks:
                 raise ValueError(f"option {opt!r} has no tokens")
             first_ids.append(toks[0])
+        repeated = {k for k, tid in enumerate(first_ids) if tid in first_ids[:k]} if distinct else set()
         prompts = [self.render(c) + assistant_prefix for c in chats]
         out: list[dict[str, float]] = []
         for b in range(0, len(prompts), max(1, batch_size)):
@@ -367,5 +370,10 @@ class TransformersBackend:
                 logits = self.model(**enc, position_ids=positions).logits[:, -1, :]
                 logp = torch.log_softmax(logits.float(), dim=-1)
             for r in range(logp.shape[0]):
-                out.append({opt: float(logp[r, tid]) for opt, tid in zip(options, first_ids)})
+                out.append(
+                    {
+                        opt: -math.inf if k in repeated else float(logp[r, tid])
+                        for k, (opt, tid) in enumerate(zip(options, first_ids))
+                    }
+                )
         return out

@@ -278,6 +278,7 @@ class RelationTask:
                 forms,
                 assistant_prefix=self.prompt.assistant_prefix,
                 batch_size=self.batch_size,
+                distinct=True,
             )
             for i, lp in zip(idx, rows):
                 probs_of[i] = _normalize({letter: _distinct_mass(lp, letter) for letter in letters})
@@ -300,6 +301,7 @@ class RelationTask:
             [*_YES, *_NO],
             assistant_prefix=self.prompt.assistant_prefix,
             batch_size=max(self.batch_size, 16),
+            distinct=True,
         )
         out: list[tuple[dict[str, float], float]] = []
         k = 0
@@ -374,16 +376,9 @@ def _distinct_mass(logprobs: dict[str, float], letter: str) -> float:
 
 
 def _forms_mass(logprobs: dict[str, float], forms: Sequence[str]) -> float:
-    """Total probability of several spellings of one answer; spellings that are the same token (equal
-    log-probabilities, as the backend reports one token's value for each) count once."""
-    seen: set[float] = set()
-    total = 0.0
-    for form in forms:
-        v = logprobs[form]
-        if v not in seen:
-            seen.add(v)
-            total += math.exp(v)
-    return total
+    """Total probability of several spellings of one answer (read with ``distinct=True``, so a spelling
+    that is the same token as an earlier one is ``-inf`` and adds nothing)."""
+    return sum(math.exp(logprobs[form]) for form in forms)
 
 
 def pick_demonstrations(
