@@ -208,6 +208,22 @@ def test_robustness_cli_table_report_and_plot(use_small_model: Backend, tmp_path
     assert bad.exit_code == 2 and "instruction variants" in bad.output
     bad = runner.invoke(app, [*args, "--template-sets", "tacred"])
     assert bad.exit_code == 2 and "template set 'tacred@1' does not have the labels" in bad.output
+    bad = runner.invoke(app, [*args, "--reading", "vanilla"])
+    assert bad.exit_code == 2 and "unknown reading 'vanilla'" in bad.output
+    bad = runner.invoke(app, [*args, "--reading", "qa4re:letters,x=y"])
+    assert bad.exit_code == 2 and "'qa4re:letters' is not FRAMING=READING" in bad.output
+
+
+def test_robustness_cli_reading_per_framing(use_small_model: Backend, tmp_path: Path) -> None:
+    dev = shared_data("semeval2010_task8", "DEV_SUBSET_7201-8000_FROM_TRAIN.TXT")
+    out = tmp_path / "rob.json"
+    args = ["robustness", "re", "--data", f"semeval={dev}", "--framings", "vanilla", "--variants", "1"]
+    args += ["--reading", "vanilla=score", "--template-sets", "none", "--limit", "2", "--out", str(out)]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    (only,) = json.loads(out.read_text(encoding="utf-8"))["results"]
+    assert (only["framing"], only["prompt"], only["reading"]) == ("vanilla", "vanilla@1", "score")
+    assert only["unanswered"] == 0  # a scored reading always picks a label
 
 
 def test_eval_ner_on_users_own_jsonl(use_small_model: Backend, tmp_path: Path) -> None:

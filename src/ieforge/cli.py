@@ -553,6 +553,13 @@ def robustness_re(
             "semeval-t2,semeval-t3), none, or comma-separated schema names/files with the same labels",
         ),
     ] = "auto",
+    reading: Annotated[
+        str | None,
+        typer.Option(
+            help="how answers are read: one reading for every framing, or per framing, e.g. "
+            "vanilla=score,qa4re=letters (default: qa4re letters, vanilla generate)"
+        ),
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="use the first N examples")] = None,
     out_path: OutOpt = None,
     plot: PlotOpt = None,
@@ -579,6 +586,7 @@ def robustness_re(
             sets = [s.strip() for s in template_sets.split(",") if s.strip()]
         main_schema = load_relation_schema(schema_name)
         checked = [load_template_set(main_schema, name) for name in sets]  # fail before the model loads
+        readings = _readings_option(reading)
         ex = _robustness_model(model, batch_size, device)
         report = run_re_robustness(
             ex.backend,
@@ -586,6 +594,7 @@ def robustness_re(
             schema=main_schema,
             framings=[f.strip() for f in framings.split(",") if f.strip()],  # type: ignore[misc]
             variants=variants,
+            reading=readings,
             template_sets=checked,
             batch_size=batch_size,
         )
@@ -632,6 +641,19 @@ def robustness_ner(
     except (IEForgeError, ValueError) as exc:
         raise _fail(str(exc)) from None
     _show_robustness(report, out_path, plot)
+
+
+def _readings_option(value: str | None) -> Any:
+    """``--reading``: None, one reading for all framings, or ``framing=reading`` pairs as a dict."""
+    if value is None or "=" not in value:
+        return value.strip() if value else None
+    pairs = {}
+    for item in value.split(","):
+        framing, sep, reading = item.partition("=")
+        if not sep or not framing.strip() or not reading.strip():
+            raise _fail(f"--reading: '{item}' is not FRAMING=READING")
+        pairs[framing.strip()] = reading.strip()
+    return pairs
 
 
 def _robustness_model(model: str | None, batch_size: int, device: str) -> Extractor:
