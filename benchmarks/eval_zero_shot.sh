@@ -4,7 +4,7 @@
 #      $N sentences of each, scored with the strict span protocol and the UniversalNER string-set protocol
 #      (the second run reads the first run's predictions from the cache: one generation pass, two scorings);
 #   2. the instruction-robustness study on the first $R SemEval dev examples (vanilla RE vs QA4RE framing,
-#      5 wordings each).
+#      5 wordings each, plus the QA framing under the built-in template sets; R=0 skips it).
 # Usage (from the repository root): N=10 R=100 MODELS="smollm2-135m qwen2.5-coder-0.5b" bash benchmarks/eval_zero_shot.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +24,7 @@ for m in $MODELS; do
       --out "$OUT/ner_zero_shot_${m}_${protocol}.json"
   done
 done
+[ "$R" -gt 0 ] || exit 0   # R=0: NER only
 for m in $MODELS; do
   ieforge robustness re --model "$m" --variants 5 --limit "$R" \
     --data semeval="$D/semeval2010_task8/DEV_SUBSET_7201-8000_FROM_TRAIN.TXT" \
