@@ -15,8 +15,9 @@ line raises :class:`~ieforge.errors.InputError` naming the file, the line and th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ieforge.data._common import check_unique_ids, is_index, read_jsonl
 from ieforge.data.instructuie import NERExample
@@ -25,59 +26,56 @@ from ieforge.data.webnlg import find_mention
 from ieforge.errors import InputError
 from ieforge.types import Entity, Mention
 
+ExampleT = TypeVar("ExampleT", NERExample, REExample)
+
 
 def read_ner_jsonl(path: str | Path) -> list[NERExample]:
     """Read gold NER examples from a JSONL file in the ieforge result format (see the module docs)."""
-    path = Path(path)
-    examples: list[NERExample] = []
-    for lineno, record in _records(path):
-        try:
-            text = _text(record)
-            entities = record.get("entities")
-            if not isinstance(entities, list):
-                raise InputError("missing 'entities' list")
-            spans = [_entity(text, e, k) for k, e in enumerate(entities)]
-        except InputError as exc:
-            raise InputError(f"{path}: line {lineno}: {exc}") from None
-        examples.append(NERExample(id=_id(record, lineno), text=text, entities=spans))
-    check_unique_ids(path, [e.id for e in examples])
-    return examples
+    return _read(Path(path), _ner_example)
 
 
 def read_re_jsonl(path: str | Path) -> list[REExample]:
     """Read gold relation examples from a JSONL file in the ieforge format (see the module docs)."""
-    path = Path(path)
-    examples: list[REExample] = []
+    return _read(Path(path), _re_example)
+
+
+def _read(path: Path, example: Callable[[str, dict[str, Any]], ExampleT]) -> list[ExampleT]:
+    """Every line made into an example by ``example(id, record)``; its errors get the file and line."""
+    examples: list[ExampleT] = []
     for lineno, record in _records(path):
         try:
-            text = _text(record)
-            fields = record.get("relation", record)
-            if not isinstance(fields, dict):
-                raise InputError("'relation' must be an object")
-            label = fields.get("label")
-            if not isinstance(label, str) or not label.strip():
-                raise InputError("missing gold 'label' string")
-            head = _argument(text, fields.get("head"), "head")
-            tail = _argument(text, fields.get("tail"), "tail")
-            types = [fields.get("head_type"), fields.get("tail_type")]
-            for name, value in zip(("head_type", "tail_type"), types):
-                if value is not None and not isinstance(value, str):
-                    raise InputError(f"'{name}' must be a string")
+            examples.append(example(str(record.get("id", lineno)), record))
         except InputError as exc:
             raise InputError(f"{path}: line {lineno}: {exc}") from None
-        examples.append(
-            REExample(
-                id=_id(record, lineno),
-                text=text,
-                head=head,
-                tail=tail,
-                label=label,
-                head_type=types[0],
-                tail_type=types[1],
-            )
-        )
     check_unique_ids(path, [e.id for e in examples])
     return examples
+
+
+def _ner_example(id_: str, record: dict[str, Any]) -> NERExample:
+    text = _text(record)
+    entities = record.get("entities")
+    if not isinstance(entities, list):
+        raise InputError("missing 'entities' list")
+    return NERExample(id=id_, text=text, entities=[_entity(text, e, k) for k, e in enumerate(entities)])
+
+
+def _re_example(id_: str, record: dict[str, Any]) -> REExample:
+    text = _text(record)
+    fields = record.get("relation", record)
+    if not isinstance(fields, dict):
+        raise InputError("'relation' must be an object")
+    label = fields.get("label")
+    if not isinstance(label, str) or not label.strip():
+        raise InputError("missing gold 'label' string")
+    head = _argument(text, fields.get("head"), "head")
+    tail = _argument(text, fields.get("tail"), "tail")
+    types = [fields.get("head_type"), fields.get("tail_type")]
+    for name, value in zip(("head_type", "tail_type"), types):
+        if value is not None and not isinstance(value, str):
+            raise InputError(f"'{name}' must be a string")
+    return REExample(
+        id=id_, text=text, head=head, tail=tail, label=label, head_type=types[0], tail_type=types[1]
+    )
 
 
 def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -97,11 +95,6 @@ def _text(record: dict[str, Any]) -> str:
     if not isinstance(text, str) or not text:
         raise InputError("missing or empty 'text' string")
     return text
-
-
-def _id(record: dict[str, Any], lineno: int) -> str:
-    value = record.get("id", lineno)
-    return str(value)
 
 
 def _span(text: str, value: Any, what: str) -> tuple[int, int]:
