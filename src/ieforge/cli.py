@@ -240,6 +240,204 @@ def relation(
         raise _fail(str(exc)) from None
 
 
+InputOpt = Annotated[str | None, typer.Option("--input", "-i", help="JSONL file of {id, text} lines")]
+OutputOpt = Annotated[str | None, typer.Option("--output", "-o", help="JSONL output (resumable)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")]
+AnswerTokensOpt = Annotated[
+    int | None, typer.Option(help="answer length limit per question (default: the task's own)")
+]
+
+
+def _check_io(text: str | None, input: str | None, output: str | None) -> None:
+    if (text is None) == (input is None):
+        raise _fail("give either a TEXT argument or --input FILE")
+    if input is not None and output is None:
+        raise _fail("--input needs --output FILE")
+
+
+@app.command()
+def events(
+    text: Annotated[str | None, typer.Argument(help="text to extract from (or use --input)")] = None,
+    schema: Annotated[
+        str, typer.Option(help="casie, rams, ace05 or a YAML/JSON file of event types and roles")
+    ] = "casie",
+    detection: Annotated[
+        str, typer.Option(help="auto, per-type (one question per event type) or joint (one for all)")
+    ] = "auto",
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+    input: InputOpt = None,
+    output: OutputOpt = None,
+    batch_size: Annotated[int, typer.Option(help="questions generated together")] = 8,
+    max_new_tokens: AnswerTokensOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Find events: triggers (span + type) and their arguments (span + role), grounded to offsets."""
+    _check_io(text, input, output)
+    if detection not in ("auto", "per-type", "joint"):
+        raise _fail("--detection is auto, per-type or joint")
+    from ieforge.batch import read_records
+    from ieforge.extractor import Extractor
+    from ieforge.schemas.events import load_event_schema
+
+    _quiet_libraries()
+    try:
+        event_schema = load_event_schema(schema)
+        if input is not None:
+            read_records(input)
+        ex = Extractor(model, batch_size=batch_size, device=device, max_new_tokens=max_new_tokens)
+        _load(ex, model)
+        task = ex.event_task(event_schema, detection=detection)  # type: ignore[arg-type]
+        if text is not None:
+            result = task.run(text)
+            if as_json:
+                out.print_json(result.model_dump_json())
+            else:
+                _print_events(result.model_dump())
+            return
+        assert input is not None and output is not None
+        n = _run_file(
+            "events",
+            input,
+            output,
+            lambda records: task.run_many([r["text"] for r in records]),
+            lambda res: {
+                "events": [e.model_dump() for e in res.events],
+                "stats": res.stats.model_dump(),
+                "schema": res.schema_name,
+                "model": res.model,
+                "prompt": res.prompt,
+            },
+        )
+        err.print(f"wrote {n} records to {output}")
+    except IEForgeError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def openie(
+    text: Annotated[str | None, typer.Argument(help="text to extract from (or use --input)")] = None,
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+    input: InputOpt = None,
+    output: OutputOpt = None,
+    batch_size: Annotated[int, typer.Option(help="texts generated together")] = 8,
+    max_new_tokens: AnswerTokensOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Open IE: every fact the text states as (subject, relation, object[, more]); parts grounded."""
+    _check_io(text, input, output)
+    from ieforge.batch import read_records
+    from ieforge.extractor import Extractor
+
+    _quiet_libraries()
+    try:
+        if input is not None:
+            read_records(input)
+        ex = Extractor(model, batch_size=batch_size, device=device, max_new_tokens=max_new_tokens)
+        _load(ex, model)
+        if text is not None:
+            result = ex.triples_result(text)
+            if as_json:
+                out.print_json(result.model_dump_json())
+            else:
+                _print_triples(result.model_dump())
+            return
+        assert input is not None and output is not None
+        n = _run_file(
+            "openie",
+            input,
+            output,
+            lambda records: ex.triples_many([r["text"] for r in records]),
+            lambda res: {
+                "triples": [t.model_dump() for t in res.triples],
+                "stats": res.stats.model_dump(),
+                "model": res.model,
+                "prompt": res.prompt,
+            },
+        )
+        err.print(f"wrote {n} records to {output}")
+    except IEForgeError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def table(
+    text: Annotated[str | None, typer.Argument(help="text to extract from (or use --input)")] = None,
+    instruction: Annotated[
+        str | None, typer.Option(help='what to list, e.g. "List the products and their prices."')
+    ] = None,
+    headers: Annotated[str, typer.Option(help="comma-separated column headers, e.g. product,price")] = "",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv")] = "table",
+    model: ModelOpt = None,
+    input: Annotated[
+        str | None,
+        typer.Option(
+            "--input", "-i", help="JSONL of {id, text} lines; a line may carry its own instruction/headers"
+        ),
+    ] = None,
+    output: OutputOpt = None,
+    batch_size: Annotated[int, typer.Option(help="texts generated together")] = 8,
+    max_new_tokens: AnswerTokensOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """On-demand IE: fill a table with the given headers from the text, following an instruction."""
+    _check_io(text, input, output)
+    if fmt not in ("table", "json", "csv"):
+        raise _fail("--format is table, json or csv")
+    header_list = [h.strip() for h in headers.split(",") if h.strip()]
+    from ieforge.batch import read_records
+    from ieforge.extractor import Extractor
+
+    _quiet_libraries()
+    try:
+        records = read_records(input) if input is not None else []
+        if text is not None and (not instruction or not header_list):
+            raise _fail("give --instruction and --headers")
+        for rec in records:
+            rec_headers = rec.get("headers", header_list)
+            if not (rec.get("instruction") or instruction) or not rec_headers:
+                raise _fail(
+                    f"{input}: record {rec['id']!r} has no instruction or headers and no default given"
+                )
+            if not isinstance(rec_headers, list) or not all(isinstance(h, str) for h in rec_headers):
+                raise _fail(f"{input}: record {rec['id']!r}: 'headers' must be a list of strings")
+        ex = Extractor(model, batch_size=batch_size, device=device, max_new_tokens=max_new_tokens)
+        _load(ex, model)
+        if text is not None:
+            assert instruction is not None
+            result = ex.table(text, instruction=instruction, headers=header_list)
+            if fmt == "json":
+                out.print_json(result.model_dump_json())
+            elif fmt == "csv":
+                sys.stdout.write(result.to_csv())
+            else:
+                _print_table(result.model_dump())
+            return
+        assert input is not None and output is not None
+        n = _run_file(
+            "table",
+            input,
+            output,
+            lambda recs: ex.tables_many(
+                [r["text"] for r in recs],
+                instruction=[str(r.get("instruction") or instruction) for r in recs],
+                headers=[list(r.get("headers", header_list)) for r in recs],
+            ),
+            lambda res: {
+                "table": {"headers": res.headers, "rows": [r.model_dump() for r in res.rows]},
+                "records": res.records(),
+                "stats": res.stats.model_dump(),
+                "model": res.model,
+                "prompt": res.prompt,
+            },
+        )
+        err.print(f"wrote {n} records to {output}")
+    except IEForgeError as exc:
+        raise _fail(str(exc)) from None
+
+
 def _record_queries(path: str, records: list[dict[str, Any]]) -> list[RelationQuery]:
     """The relation query of every record of a JSONL file ({text, head, tail, head_type, tail_type})."""
     from ieforge.extractor import make_query
@@ -347,6 +545,57 @@ def _print_entities(result: dict[str, Any]) -> None:
         err.print(
             f"{s['unparsed']} of {s['answers']} answers unreadable, {s['ungrounded']} strings not in the text"
         )
+
+
+def _report_stats(s: dict[str, Any]) -> None:
+    if s["unparsed"] or s["ungrounded"] or s.get("unknown"):
+        err.print(
+            f"{s['unparsed']} of {s['answers']} answers unreadable, {s['ungrounded']} strings not in the "
+            f"text, {s.get('unknown', 0)} outside the question's choices"
+        )
+
+
+def _score(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def _print_events(result: dict[str, Any]) -> None:
+    table = Table(title=f"{len(result['events'])} events  ·  {result['model']}  ·  {result['prompt']}")
+    for col in ("trigger", "type", "arguments", "score"):
+        table.add_column(col)
+    for e in result["events"]:
+        args = "\n".join(f"{a['role']}: {a['text']} [{a['start']}:{a['end']}]" for a in e["arguments"])
+        t = e["trigger"]
+        table.add_row(f"{t['text']} [{t['start']}:{t['end']}]", e["type"], args, _score(e["score"]))
+    out.print(table)
+    _report_stats(result["stats"])
+
+
+def _phrase(p: dict[str, Any]) -> str:
+    return p["text"] if p["start"] is None else f"{p['text']} [{p['start']}:{p['end']}]"
+
+
+def _print_triples(result: dict[str, Any]) -> None:
+    table = Table(title=f"{len(result['triples'])} triples  ·  {result['model']}  ·  {result['prompt']}")
+    for col in ("subject", "relation", "object", "more", "score"):
+        table.add_column(col)
+    for t in result["triples"]:
+        more = "; ".join(_phrase(p) for p in t["extra"])
+        table.add_row(
+            _phrase(t["subject"]), _phrase(t["relation"]), _phrase(t["object"]), more, _score(t["score"])
+        )
+    out.print(table)
+    _report_stats(result["stats"])
+
+
+def _print_table(result: dict[str, Any]) -> None:
+    table = Table(title=f"{result['instruction']}  ·  {result['model']}  ·  {result['prompt']}")
+    for header in result["headers"]:
+        table.add_column(header)
+    for row in result["rows"]:
+        table.add_row(*(row["cells"][h]["text"] if h in row["cells"] else "" for h in result["headers"]))
+    out.print(table)
+    _report_stats(result["stats"])
 
 
 @models_app.callback()

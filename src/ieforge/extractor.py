@@ -7,10 +7,26 @@ from collections.abc import Callable, Iterator, Sequence
 from ieforge.errors import InputError
 from ieforge.grounding import find_mentions
 from ieforge.models import Backend, load_model
+from ieforge.schemas.events import EventSchema
 from ieforge.schemas.relations import RelationSchema
-from ieforge.tasks.ner import DEFAULT_PROMPT, NERTask
+from ieforge.tasks.events import ARGUMENT_TOKENS, TRIGGER_TOKENS, Detection, EventTask
+from ieforge.tasks.ner import DEFAULT_MAX_NEW_TOKENS, DEFAULT_PROMPT, NERTask
+from ieforge.tasks.ondemand import DEFAULT_MAX_NEW_TOKENS as TABLE_TOKENS
+from ieforge.tasks.ondemand import TableTask
+from ieforge.tasks.openie import DEFAULT_MAX_NEW_TOKENS as OPENIE_TOKENS
+from ieforge.tasks.openie import OpenIETask
 from ieforge.tasks.relations import Method, Reading, RelationQuery, RelationTask
-from ieforge.types import Entity, Mention, NERResult, Relation
+from ieforge.types import (
+    Entity,
+    Event,
+    EventResult,
+    Mention,
+    NERResult,
+    OpenTriple,
+    Relation,
+    TableResult,
+    TriplesResult,
+)
 
 Argument = str | tuple[int, int] | Mention | None
 
@@ -23,7 +39,9 @@ class Extractor:
     [Entity(start=0, end=12, text='Barack Obama', label='person', score=0.97), ...]
 
     ``model`` is a catalogue name (``ieforge models``), a GGUF file, a model directory, a hub id, or an
-    already loaded :class:`~ieforge.models.Backend`. Loading happens on first use.
+    already loaded :class:`~ieforge.models.Backend`. Loading happens on first use. ``max_new_tokens``
+    bounds every answer; left as None, each task uses its own default (entities and event triggers 64,
+    event arguments 160, open IE and tables 256 tokens).
     """
 
     def __init__(
@@ -34,7 +52,7 @@ class Extractor:
         device: str = "auto",
         dtype: str = "auto",
         batch_size: int = 16,
-        max_new_tokens: int = 64,
+        max_new_tokens: int | None = None,
         max_chunk_tokens: int | None = None,
     ) -> None:
         self._model_spec = model
@@ -47,6 +65,9 @@ class Extractor:
         self.max_chunk_tokens = max_chunk_tokens
         self._ner: NERTask | None = None
         self._re: dict[tuple[object, ...], RelationTask] = {}
+        self._events: dict[tuple[object, ...], EventTask] = {}
+        self._openie: OpenIETask | None = None
+        self._table: TableTask | None = None
 
     @property
     def backend(self) -> Backend:
@@ -55,12 +76,17 @@ class Extractor:
             self._backend = load_model(spec, device=self.device, dtype=self.dtype)
         return self._backend
 
+    @property
+    def ner_max_new_tokens(self) -> int:
+        """The answer-length limit of each entity question."""
+        return self.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
+
     def _ner_task(self) -> NERTask:
         if self._ner is None:
             self._ner = NERTask(
                 self.backend,
                 prompt=self.prompt,
-                max_new_tokens=self.max_new_tokens,
+                max_new_tokens=self.ner_max_new_tokens,
                 batch_size=self.batch_size,
                 max_chunk_tokens=self.max_chunk_tokens,
             )
@@ -201,6 +227,104 @@ class Extractor:
             ):
                 best[key] = r
         return sorted(best.values(), key=lambda r: (r.head.start, r.tail.start))
+
+    # ----- events, open IE, on-demand tables ---------------------------------------------------------------
+
+    def event_task(self, schema: str | EventSchema = "casie", *, detection: Detection = "auto") -> EventTask:
+        """The (cached) event task for a schema (``casie``, ``rams``, ``ace05`` or a YAML file)."""
+        key = (schema if isinstance(schema, str) else schema.id, detection)
+        if key not in self._events:
+            self._events[key] = EventTask(
+                self.backend,
+                schema,
+                detection=detection,
+                batch_size=self.batch_size,
+                max_chunk_tokens=self.max_chunk_tokens,
+                max_new_tokens=self.max_new_tokens or TRIGGER_TOKENS,
+                argument_max_new_tokens=self.max_new_tokens or ARGUMENT_TOKENS,
+            )
+        return self._events[key]
+
+    def event_result(
+        self, text: str, *, schema: str | EventSchema = "casie", detection: Detection = "auto"
+    ) -> EventResult:
+        """Events of the schema's types in ``text`` with parse statistics, model and prompt versions."""
+        return self.event_task(schema, detection=detection).run(text)
+
+    def events(
+        self, text: str, *, schema: str | EventSchema = "casie", detection: Detection = "auto"
+    ) -> list[Event]:
+        """Events of the schema's types in ``text``: each trigger (span + type) with its arguments
+        (span + role), every span grounded to offsets in ``text``."""
+        return self.event_result(text, schema=schema, detection=detection).events
+
+    def events_many(
+        self,
+        texts: Sequence[str],
+        *,
+        schema: str | EventSchema = "casie",
+        detection: Detection = "auto",
+        on_done: Callable[[int], None] | None = None,
+    ) -> Iterator[EventResult]:
+        """One :class:`EventResult` per text, in order, computed lazily."""
+        return self.event_task(schema, detection=detection).run_many(texts, on_done=on_done)
+
+    def _openie_task(self) -> OpenIETask:
+        if self._openie is None:
+            self._openie = OpenIETask(
+                self.backend,
+                batch_size=self.batch_size,
+                max_chunk_tokens=self.max_chunk_tokens,
+                max_new_tokens=self.max_new_tokens or OPENIE_TOKENS,
+            )
+        return self._openie
+
+    def triples_result(self, text: str) -> TriplesResult:
+        """Open IE triples of ``text`` with parse statistics, model and prompt version."""
+        return self._openie_task().run(text)
+
+    def triples(self, text: str) -> list[OpenTriple]:
+        """Every fact ``text`` states as (subject, relation, object[, more]); each part that occurs in the
+        text carries its offsets."""
+        return self.triples_result(text).triples
+
+    def triples_many(
+        self, texts: Sequence[str], *, on_done: Callable[[int], None] | None = None
+    ) -> Iterator[TriplesResult]:
+        """One :class:`TriplesResult` per text, in order, computed lazily."""
+        return self._openie_task().run_many(texts, on_done=on_done)
+
+    def _table_task(self) -> TableTask:
+        if self._table is None:
+            self._table = TableTask(
+                self.backend,
+                batch_size=self.batch_size,
+                max_chunk_tokens=self.max_chunk_tokens,
+                max_new_tokens=self.max_new_tokens or TABLE_TOKENS,
+            )
+        return self._table
+
+    def table(self, text: str, *, instruction: str, headers: Sequence[str]) -> TableResult:
+        """The table ``instruction`` asks for, with the given column ``headers``, filled from ``text``
+        (``.records()`` for plain rows, ``.to_csv()`` for CSV); copied cells carry their offsets."""
+        return self._table_task().run(text, instruction, headers)
+
+    def tables_many(
+        self,
+        texts: Sequence[str],
+        *,
+        instruction: str | Sequence[str],
+        headers: Sequence[str] | Sequence[Sequence[str]],
+        on_done: Callable[[int], None] | None = None,
+    ) -> Iterator[TableResult]:
+        """One :class:`TableResult` per text; one instruction and header list for all texts, or one each."""
+        n = len(texts)
+        instructions = [instruction] * n if isinstance(instruction, str) else list(instruction)
+        if headers and all(isinstance(h, str) for h in headers):
+            header_lists = [[str(h) for h in headers]] * n
+        else:
+            header_lists = [list(h) for h in headers]
+        return self._table_task().run_many(texts, instructions, header_lists, on_done=on_done)
 
 
 def entity_types_of(schema: RelationSchema) -> list[str]:

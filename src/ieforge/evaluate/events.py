@@ -31,8 +31,9 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, Field
 
-from ieforge.data.examples import EventMention
+from ieforge.data.examples import Argument, EventMention
 from ieforge.evaluate.metrics import PRF
+from ieforge.types import Event, Mention
 
 
 class EventScores(BaseModel):
@@ -92,3 +93,21 @@ def event_prf(gold: Sequence[Iterable[EventMention]], pred: Sequence[Iterable[Ev
         scores.argument_identification += _counts(g_sets[2], p_sets[2])
         scores.argument_classification += _counts(g_sets[3], p_sets[3])
     return scores
+
+
+def predicted_mentions(events: Iterable[Event]) -> list[EventMention]:
+    """Predicted :class:`~ieforge.types.Event` objects in the gold shape that :func:`event_prf` compares.
+
+    The predicted type becomes the mention's ``type`` (no subtype), which is what a schema built from
+    the data names: CASIE's subtypes, RAMS's full type names."""
+    return [
+        EventMention(
+            type=event.type,
+            trigger=event.trigger,
+            arguments=[
+                Argument(role=a.role, span=Mention(start=a.start, end=a.end, text=a.text))
+                for a in event.arguments
+            ],
+        )
+        for event in events
+    ]

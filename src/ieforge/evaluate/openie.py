@@ -60,6 +60,7 @@ from itertools import pairwise
 from pydantic import BaseModel, Field
 
 from ieforge.data.examples import OpenIEExample, OpenIEExtraction
+from ieforge.types import OpenTriple
 
 _BE_FORMS = frozenset({"be", "is", "am", "are", "was", "were", "been", "being"})
 _REPORTING = frozenset({"said", "told", "added", "adds", "says"})
@@ -270,3 +271,17 @@ def carb_scores(
     auc = sum(((r0 - r1) * (p0 + p1) / 2 for (r0, p0), (r1, p1) in pairwise(points)), _ZERO)
     scores.auc = float(auc)
     return scores
+
+
+def predicted_extractions(triples: Sequence[OpenTriple]) -> list[ScoredExtraction]:
+    """Open IE triples as scored CaRB extractions (relation; subject, object, further arguments). A triple
+    without a score gets confidence 1; an empty object is left out of the arguments."""
+    out: list[ScoredExtraction] = []
+    for t in triples:
+        arguments = [t.subject.text] + [p.text for p in (t.object, *t.extra) if p.text]
+        out.append(
+            ScoredExtraction(
+                relation=t.relation.text, arguments=arguments, confidence=1.0 if t.score is None else t.score
+            )
+        )
+    return out

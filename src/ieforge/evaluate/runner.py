@@ -587,7 +587,7 @@ def evaluate_ner(
             options = {
                 "task": "ner",
                 "labels": d.labels,
-                "max_new_tokens": extractor.max_new_tokens,
+                "max_new_tokens": extractor.ner_max_new_tokens,
                 "max_chunk_tokens": extractor.max_chunk_tokens,
             }
             store = PredictionCache(cache, "ner", cache_key(d.sha256, model, prompt, options))
@@ -638,7 +638,7 @@ def evaluate_ner(
         options={
             "protocol": protocol,
             "limit": limit,
-            "max_new_tokens": extractor.max_new_tokens,
+            "max_new_tokens": extractor.ner_max_new_tokens,
             "max_chunk_tokens": extractor.max_chunk_tokens,
             "batch_size": extractor.batch_size,
             "catch_all_dropped": sorted({t for d in datasets for t in d.dropped_labels}),

@@ -387,3 +387,72 @@ def _render_re_question(
         )
         choices = [label for label, _ in options]
     return REQuestion(prompt=prompt.id, text=_fill(prompt.template, values), options=options, choices=choices)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Events, open IE and on-demand tables: conversations with named placeholders.
+
+# (task, parser) -> (placeholders allowed in the turns and question, placeholders the question needs)
+_CHAT_SLOTS: dict[tuple[str, str], tuple[set[str], set[str]]] = {
+    ("events", "string_list"): ({"text", "event"}, {"event"}),
+    ("events", "tuple_list"): ({"text", "types"}, {"types"}),
+    ("events", "role_map"): ({"text", "event", "trigger", "sentence", "roles"}, {"trigger", "roles"}),
+    ("openie", "tuple_list"): ({"text"}, set()),
+    ("table", "rows"): ({"text", "instruction", "headers"}, {"instruction", "headers"}),
+}
+
+
+class ChatPrompt(Prompt):
+    """A conversation about a text whose turns and question hold named placeholders (``{text}``,
+    ``{event}`` ...). Which placeholders a prompt may use depends on its task and parser:
+
+    - events / string_list: one question per event type, ``{event}`` (name and description), answered
+      with the trigger strings;
+    - events / tuple_list: one question for all types, ``{types}`` (a list), answered with
+      ``[trigger, type]`` pairs;
+    - events / role_map: one question per event, ``{event}``, ``{trigger}``, ``{sentence}`` (the
+      trigger's sentence), ``{roles}`` (a list), answered with a role -> strings object;
+    - openie / tuple_list: answered with ``[subject, relation, object, ...]`` lists;
+    - table / rows: ``{instruction}`` and ``{headers}``, answered with rows.
+
+    The text goes wherever ``{text}`` is (normally an early user turn)."""
+
+    turns: list[Turn] = []
+    question: str
+
+    @model_validator(mode="after")
+    def _check_placeholders(self) -> ChatPrompt:
+        key = (self.task, self.parser)
+        if key not in _CHAT_SLOTS:
+            known = ", ".join(f"{t}/{p}" for t, p in _CHAT_SLOTS)
+            raise ValueError(f"parser: no '{self.parser}' prompts for task '{self.task}' (known: {known})")
+        allowed, required = _CHAT_SLOTS[key]
+        every = [("question", self.question)] + [(f"turns.{i}", t.content) for i, t in enumerate(self.turns)]
+        for field, text in every:
+            unknown = set(_SLOT.findall(text)) - allowed
+            if unknown:
+                raise ValueError(f"{field}: unknown placeholder {{{sorted(unknown)[0]}}}")
+        missing = required - set(_SLOT.findall(self.question))
+        if missing:
+            raise ValueError(f"question: needs the placeholder {{{sorted(missing)[0]}}}")
+        if not any("{text}" in text for _, text in every):
+            raise ValueError("a turn or the question must hold the placeholder {text}")
+        return self
+
+    def chat(self, **values: str) -> Chat:
+        msgs: list[Message] = []
+        if self.system:
+            msgs.append({"role": "system", "content": self.system})
+        for t in self.turns:
+            msgs.append({"role": t.role, "content": _fill(t.content, values)})
+        msgs.append({"role": "user", "content": _fill(self.question, values)})
+        return msgs
+
+
+@lru_cache(maxsize=64)
+def load_chat_prompt(task: str, name: str) -> ChatPrompt:
+    """Load a packaged prompt of ``task`` (``events``, ``openie``, ``table``) by name, or a YAML file."""
+    prompt = _load_prompt(task, task, name, ChatPrompt)
+    if prompt.task != task:
+        raise InputError(f"prompt '{name}' is for task '{prompt.task}', not '{task}'")
+    return prompt

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -10,10 +9,11 @@ from ieforge.grounding import Chunk, chunk_text, find_mentions
 from ieforge.models.base import Backend, Chat, Generation
 from ieforge.prompts import NERPrompt, load_ner_prompt
 from ieforge.prompts.parsers import parse_string_list
+from ieforge.tasks._answers import answer_score, chunk_budget
 from ieforge.types import Entity, NERResult, ParseStats
 
 DEFAULT_PROMPT = "uniner-json"
-DEFAULT_MAX_CHUNK_TOKENS = 1024
+DEFAULT_MAX_NEW_TOKENS = 64
 
 
 @dataclass
@@ -37,7 +37,7 @@ class NERTask:
         backend: Backend,
         *,
         prompt: str | NERPrompt = DEFAULT_PROMPT,
-        max_new_tokens: int = 64,
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
         batch_size: int = 16,
         max_chunk_tokens: int | None = None,
     ) -> None:
@@ -45,13 +45,8 @@ class NERTask:
         self.prompt = prompt if isinstance(prompt, NERPrompt) else load_ner_prompt(prompt)
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
-        overhead = backend.count_tokens(self._skeleton()) + 32
-        budget = backend.context_length - overhead - max_new_tokens
-        cap = max_chunk_tokens if max_chunk_tokens is not None else DEFAULT_MAX_CHUNK_TOKENS
-        self.max_chunk_tokens = max(16, min(budget, cap))
-
-    def _skeleton(self) -> str:
-        return "\n".join(m["content"] for m in self.prompt.chat("", "x" * 20))
+        skeleton = self.prompt.chat("", "x" * 20)
+        self.max_chunk_tokens = chunk_budget(backend, skeleton, max_new_tokens, max_chunk_tokens)
 
     def chunks(self, text: str) -> list[Chunk]:
         return chunk_text(text, self.max_chunk_tokens, self.backend.count_tokens)
@@ -131,10 +126,7 @@ def read_answer(
         if not mentions:
             stats.ungrounded += 1
             continue
-        lp = gen.mean_logprob(item.start, item.end)
-        if lp is None and gen.token_logprobs:
-            lp = sum(gen.token_logprobs) / len(gen.token_logprobs)
-        score = math.exp(lp) if lp is not None else None
+        score = answer_score(gen, item)
         for s, e in mentions:
             start, end = chunk.start + s, chunk.start + e
             key = (start, end, label)

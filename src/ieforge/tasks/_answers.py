@@ -1,0 +1,101 @@
+"""What every task does with a parsed answer: score a piece of it, and find it in the text."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from ieforge.grounding import Chunk, chunk_text, find_mentions, sentence_spans
+from ieforge.models.base import Backend, Chat, Generation
+from ieforge.prompts.parsers import ParsedString
+from ieforge.types import Phrase
+
+DEFAULT_MAX_CHUNK_TOKENS = 1024
+
+
+def answer_score(gen: Generation, item: ParsedString | None = None) -> float | None:
+    """Probability-scale mean token log-probability of ``item`` in the answer (of the whole answer when
+    ``item`` is None or has no tokens of its own); None when the backend gave no log-probabilities."""
+    lp = gen.mean_logprob(item.start, item.end) if item is not None and item.start >= 0 else None
+    if lp is None and gen.token_logprobs:
+        lp = sum(gen.token_logprobs) / len(gen.token_logprobs)
+    return math.exp(lp) if lp is not None else None
+
+
+def span_score(gen: Generation, items: Sequence[ParsedString]) -> float | None:
+    """:func:`answer_score` over the tokens from the first to the last of ``items`` (a whole tuple)."""
+    located = [i for i in items if i.start >= 0]
+    if not located:
+        return answer_score(gen)
+    first = min(i.start for i in located)
+    last = max(i.end for i in located)
+    return answer_score(gen, ParsedString("", first, max(last, first + 1)))
+
+
+def distinct_items(items: Sequence[ParsedString]) -> list[ParsedString]:
+    """The items with a non-blank value, each value once (first occurrence kept)."""
+    seen: set[str] = set()
+    out: list[ParsedString] = []
+    for item in items:
+        value = item.value.strip()
+        if value and value not in seen:
+            seen.add(value)
+            out.append(item)
+    return out
+
+
+def nearest(mentions: Sequence[tuple[int, int]], anchor: tuple[int, int] | None) -> tuple[int, int]:
+    """The mention closest to ``anchor`` (the first one when there is no anchor)."""
+    if anchor is None or len(mentions) == 1:
+        return mentions[0]
+    a_start, a_end = anchor
+
+    def distance(m: tuple[int, int]) -> tuple[int, int]:
+        gap = max(0, m[0] - a_end, a_start - m[1])
+        return (gap, m[0])
+
+    return min(mentions, key=distance)
+
+
+def ground_in_chunk(
+    chunk: Chunk, value: str, anchor: tuple[int, int] | None = None
+) -> tuple[int, int] | None:
+    """Where ``value`` occurs in ``chunk`` as document offsets, nearest to ``anchor`` (document offsets);
+    None when it does not occur."""
+    found = find_mentions(chunk.text, value)
+    if not found:
+        return None
+    local_anchor = None if anchor is None else (anchor[0] - chunk.start, anchor[1] - chunk.start)
+    s, e = nearest(found, local_anchor)
+    return chunk.start + s, chunk.start + e
+
+
+def phrase_in_chunk(chunk: Chunk, value: str, anchor: tuple[int, int] | None = None) -> Phrase:
+    """``value`` as a :class:`Phrase`: grounded (with the text's own spelling) when it occurs in the chunk."""
+    where = ground_in_chunk(chunk, value, anchor)
+    if where is None:
+        return Phrase(text=value.strip())
+    s, e = where
+    return Phrase(text=chunk.text[s - chunk.start : e - chunk.start], start=s, end=e)
+
+
+def sentence_around(chunk: Chunk, start: int, end: int) -> str:
+    """The sentence(s) of ``chunk`` that hold the document span ``start:end``, stripped."""
+    lo, hi = start - chunk.start, end - chunk.start
+    spans = [(s, e) for s, e in sentence_spans(chunk.text) if s < hi and e > lo]
+    if not spans:
+        return chunk.text.strip()
+    return chunk.text[spans[0][0] : spans[-1][1]].strip()
+
+
+def chunk_budget(backend: Backend, skeleton: Chat, max_new_tokens: int, max_chunk_tokens: int | None) -> int:
+    """Tokens left for the text in a prompt shaped like ``skeleton`` (its messages without the text)."""
+    overhead = backend.count_tokens("\n".join(m["content"] for m in skeleton)) + 32
+    budget = backend.context_length - overhead - max_new_tokens
+    cap = max_chunk_tokens if max_chunk_tokens is not None else DEFAULT_MAX_CHUNK_TOKENS
+    return max(16, min(budget, cap))
+
+
+def chunker(backend: Backend, max_tokens: int) -> Callable[[str], list[Chunk]]:
+    """Split texts into chunks of at most ``max_tokens`` tokens (sentence boundaries, one overlapping)."""
+    return lambda text: chunk_text(text, max_tokens, backend.count_tokens)
