@@ -309,3 +309,19 @@ def test_prompt_file_for_another_task_is_refused(tmp_path) -> None:  # type: ign
         load_chat_prompt("table", str(path)).chat(text="T", instruction="I", headers="H")[-1]["content"]
         == "I H"
     )
+
+
+def test_joint_answers_name_types_loosely() -> None:
+    from ieforge.schemas.events import load_event_schema
+    from ieforge.tasks.events import type_named
+
+    rams = load_event_schema("rams")
+    assert type_named(rams, "life.die.n/a") == "life.die.n/a"
+    assert type_named(rams, "Life.Die") == "life.die.n/a"  # the general type of several life.die.*
+    assert type_named(rams, "life / die") == "life.die.n/a"  # its description
+    assert type_named(rams, "conflict.attack.stabbing") == "conflict.attack.stabbing"
+    assert type_named(rams, "conflict") is None  # many conflict.* types and no conflict.n/a
+    assert type_named(rams, "") is None and type_named(rams, "weather") is None
+    casie = load_event_schema("casie")
+    assert type_named(casie, "data breach") == "Databreach"
+    assert type_named(casie, "Patch") == "PatchVulnerability"

@@ -230,8 +230,6 @@ class EventTask:
                         keep(t_)
         else:
             types = self._types_block()
-            by_name = {_norm(t.name): t.name for t in self.schema.types}
-            by_name.update({_norm(t.description): t.name for t in self.schema.types if t.description})
             chats = [self.trigger_prompt.chat(text=c.text, types=types) for c in chunks]
             for chunk, gen in zip(
                 chunks, self._generate(chats, self.trigger_prompt, self.max_new_tokens * 2)
@@ -244,7 +242,7 @@ class EventTask:
                 for parts in tuples.items:
                     if len(parts) < 2 or not parts[0].value.strip():
                         continue
-                    kind = by_name.get(_norm(parts[1].value))
+                    kind = type_named(self.schema, parts[1].value)
                     if kind is None:
                         stats.unknown += 1
                         continue
@@ -299,6 +297,23 @@ class EventTask:
                 )
             )
         return events
+
+
+def type_named(schema: EventSchema, answer: str) -> str | None:
+    """The schema type an answer names: its name or description (ignoring case and punctuation), or
+    the one type whose name starts with the answer ("life.die" for ``life.die.n/a`` when no other
+    ``life.die.*`` type exists, the general ``*.n/a`` type when one does); None otherwise."""
+    key = _norm(answer)
+    if not key:
+        return None
+    names = {_norm(t.name): t.name for t in schema.types}
+    names.update({_norm(t.description): t.name for t in schema.types if t.description})
+    if key in names:
+        return names[key]
+    if key + "na" in names:
+        return names[key + "na"]
+    starting = [t.name for t in schema.types if _norm(t.name).startswith(key)]
+    return starting[0] if len(starting) == 1 else None
 
 
 def read_arguments(
