@@ -163,7 +163,8 @@ def bench_table(args: argparse.Namespace, backend: Any) -> dict[str, Any]:
         prf = table_cell_prf([case.rows], [res.records()])
         total += prf
         kind = case.source.split(":")[0]
-        by_source[kind] = by_source.get(kind, PRF()) + prf
+        by_source.setdefault(kind, PRF())
+        by_source[kind] += prf
     return {
         "cases": len(cases),
         "cells": _prf(total),

@@ -51,11 +51,14 @@ def casie_article() -> str:
 
 
 def test_casie_events_per_type_on_a_real_article(small_backend: Backend, casie_article: str) -> None:
-    task = EventTask(small_backend, "casie", max_new_tokens=24, argument_max_new_tokens=48)
+    task = EventTask(
+        small_backend, "casie", max_new_tokens=24, argument_max_new_tokens=48, max_trigger_words=2
+    )
     assert task.detection == "per-type"
     result = task.run(casie_article)
     assert result.schema_name == "casie@1" and result.prompt == "triggers@1+arguments@1"
     _check_events(result, "casie")
+    assert all(len(e.trigger.text.split()) <= 2 for e in result.events)
     # one trigger question per type, one argument question per trigger (every CASIE type has roles)
     assert result.stats.answers == 5 + len(result.events)
 

@@ -35,6 +35,8 @@ class ParseStats(BaseModel):
     open IE parts and table cells are kept without offsets)"""
     unknown: int = 0
     """answers naming an event type, role or column the question did not offer (dropped)"""
+    rejected: int = 0
+    """recovered strings the task refused (an event trigger longer than the task allows)"""
 
     def add(self, other: ParseStats) -> None:
         self.answers += other.answers
@@ -42,6 +44,7 @@ class ParseStats(BaseModel):
         self.unparsed += other.unparsed
         self.ungrounded += other.ungrounded
         self.unknown += other.unknown
+        self.rejected += other.rejected
 
 
 class NERResult(BaseModel):
