@@ -125,3 +125,20 @@ def test_jsonl_run_resumes_without_loss_or_duplicates(
     assert res.exit_code == 0, res.output
     assert "resuming: 1 records already" in res.output
     assert out.read_text(encoding="utf-8").splitlines() == first
+
+
+def test_table_input_lines_need_instruction_and_headers(tmp_path: Path) -> None:
+    f = tmp_path / "docs.jsonl"
+    f.write_text(
+        '{"id": "a", "text": "x", "instruction": "List.", "headers": ["a"]}\n{"id": "b", "text": "y"}\n'
+    )
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(app, ["table", "--input", str(f), "--output", str(out), "--model", "no-such-model"])
+    assert res.exit_code == 2
+    assert "record 'b' has no instruction or headers" in res.output.replace("\n", "")
+    assert "no-such-model" not in res.output and not out.exists()
+    f.write_text('{"id": "a", "text": "x", "headers": "a,b"}\n')
+    res = runner.invoke(
+        app, ["table", "--input", str(f), "-o", str(out), "--instruction", "List.", "--model", "nope"]
+    )
+    assert res.exit_code == 2 and "'headers' must be a list of strings" in res.output.replace("\n", "")
