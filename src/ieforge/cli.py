@@ -117,9 +117,7 @@ def ner(
             lambda records: ex.ner_many([r["text"] for r in records], label_list),
             lambda res: {
                 "entities": [e.model_dump() for e in res.entities],
-                "stats": res.stats.model_dump(),
-                "model": res.model,
-                "prompt": res.prompt,
+                **_provenance(res),
             },
         )
         err.print(f"wrote {n} records to {output}")
@@ -289,28 +287,22 @@ def events(
         ex = Extractor(model, batch_size=batch_size, device=device, max_new_tokens=max_new_tokens)
         _load(ex, model)
         task = ex.event_task(event_schema, detection=detection)  # type: ignore[arg-type]
-        if text is not None:
-            result = task.run(text)
-            if as_json:
-                out.print_json(result.model_dump_json())
-            else:
-                _print_events(result.model_dump())
-            return
-        assert input is not None and output is not None
-        n = _run_file(
+        _text_or_file(
             "events",
+            text,
             input,
             output,
-            lambda records: task.run_many([r["text"] for r in records]),
-            lambda res: {
+            one=task.run,
+            many=lambda records: task.run_many([r["text"] for r in records]),
+            fields=lambda res: {
                 "events": [e.model_dump() for e in res.events],
                 "stats": res.stats.model_dump(),
                 "schema": res.schema_name,
                 "model": res.model,
                 "prompt": res.prompt,
             },
+            show=None if as_json else _print_events,
         )
-        err.print(f"wrote {n} records to {output}")
     except IEForgeError as exc:
         raise _fail(str(exc)) from None
 
@@ -337,27 +329,19 @@ def openie(
             read_records(input)
         ex = Extractor(model, batch_size=batch_size, device=device, max_new_tokens=max_new_tokens)
         _load(ex, model)
-        if text is not None:
-            result = ex.triples_result(text)
-            if as_json:
-                out.print_json(result.model_dump_json())
-            else:
-                _print_triples(result.model_dump())
-            return
-        assert input is not None and output is not None
-        n = _run_file(
+        _text_or_file(
             "openie",
+            text,
             input,
             output,
-            lambda records: ex.triples_many([r["text"] for r in records]),
-            lambda res: {
+            one=ex.triples_result,
+            many=lambda records: ex.triples_many([r["text"] for r in records]),
+            fields=lambda res: {
                 "triples": [t.model_dump() for t in res.triples],
-                "stats": res.stats.model_dump(),
-                "model": res.model,
-                "prompt": res.prompt,
+                **_provenance(res),
             },
+            show=None if as_json else _print_triples,
         )
-        err.print(f"wrote {n} records to {output}")
     except IEForgeError as exc:
         raise _fail(str(exc)) from None
 
@@ -405,37 +389,66 @@ def table(
                 raise _fail(f"{input}: record {rec['id']!r}: 'headers' must be a list of strings")
         ex = Extractor(model, batch_size=batch_size, device=device, max_new_tokens=max_new_tokens)
         _load(ex, model)
-        if text is not None:
-            assert instruction is not None
-            result = ex.table(text, instruction=instruction, headers=header_list)
-            if fmt == "json":
-                out.print_json(result.model_dump_json())
-            elif fmt == "csv":
-                sys.stdout.write(result.to_csv())
-            else:
-                _print_table(result.model_dump())
-            return
-        assert input is not None and output is not None
-        n = _run_file(
+        shows: dict[str, Callable[[dict[str, Any]], None] | None] = {
+            "json": None,
+            "csv": _write_csv,
+            "table": _print_table,
+        }
+        _text_or_file(
             "table",
+            text,
             input,
             output,
-            lambda recs: ex.tables_many(
+            one=lambda t: ex.table(t, instruction=instruction or "", headers=header_list),
+            many=lambda recs: ex.tables_many(
                 [r["text"] for r in recs],
                 instruction=[str(r.get("instruction") or instruction) for r in recs],
                 headers=[list(r.get("headers", header_list)) for r in recs],
             ),
-            lambda res: {
+            fields=lambda res: {
                 "table": {"headers": res.headers, "rows": [r.model_dump() for r in res.rows]},
                 "records": res.records(),
-                "stats": res.stats.model_dump(),
-                "model": res.model,
-                "prompt": res.prompt,
+                **_provenance(res),
             },
+            show=shows[fmt],
         )
-        err.print(f"wrote {n} records to {output}")
     except IEForgeError as exc:
         raise _fail(str(exc)) from None
+
+
+def _provenance(result: Any) -> dict[str, Any]:
+    """The fields every result line carries besides the task's output: parse statistics, model, prompt."""
+    return {"stats": result.stats.model_dump(), "model": result.model, "prompt": result.prompt}
+
+
+def _text_or_file(
+    name: str,
+    text: str | None,
+    input: str | None,
+    output: str | None,
+    *,
+    one: Callable[[str], Any],
+    many: Callable[[list[dict[str, Any]]], Iterable[Any]],
+    fields: Callable[[Any], dict[str, Any]],
+    show: Callable[[dict[str, Any]], None] | None,
+) -> None:
+    """Run a task on TEXT and print the result (JSON when ``show`` is None), or over a JSONL file."""
+    if text is not None:
+        result = one(text)
+        if show is None:
+            out.print_json(result.model_dump_json())
+        else:
+            show(result.model_dump())
+        return
+    assert input is not None and output is not None
+    n = _run_file(name, input, output, many, fields)
+    err.print(f"wrote {n} records to {output}")
+
+
+def _write_csv(result: dict[str, Any]) -> None:
+    from ieforge.types import TableResult
+
+    sys.stdout.write(TableResult.model_validate(result).to_csv())
 
 
 def _record_queries(path: str, records: list[dict[str, Any]]) -> list[RelationQuery]:

@@ -17,18 +17,15 @@ A user file without ``name`` is named after the file (its stem), and one without
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Iterable
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from ieforge._validation import describe_validation_error
 from ieforge.errors import InputError
+from ieforge.schemas._files import available, load_schema
 
 if TYPE_CHECKING:
     from ieforge.data.examples import EventExample
@@ -160,56 +157,12 @@ class EventSchema(BaseModel):
 
 def available_event_schemas() -> list[str]:
     """Names of the event schemas shipped with ieforge."""
-    folder = resources.files("ieforge.schemas").joinpath("events")
-    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return available("events")
 
 
 def load_event_schema(name_or_path: str | Path) -> EventSchema:
     """A built-in schema by name (``ace05``, ``casie``, ``rams``) or a YAML/JSON file."""
-    path = Path(name_or_path)
-    if path.is_file():
-        try:
-            raw = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: cannot read event schema: {exc}") from None
-        return _parse(raw, str(path), json_file=path.suffix.lower() == ".json", default_name=path.stem)
-    name = str(name_or_path)
-    if name in available_event_schemas():
-        return _load_builtin(name)
-    if path.suffix or "/" in name or "\\" in name:
-        raise InputError(f"{name}: no such event schema file")
-    raise InputError(f"unknown event schema '{name}' (available: {', '.join(available_event_schemas())})")
-
-
-@lru_cache(maxsize=16)
-def _load_builtin(name: str) -> EventSchema:
-    raw = (
-        resources.files("ieforge.schemas")
-        .joinpath("events")
-        .joinpath(f"{name}.yaml")
-        .read_text(encoding="utf-8")
-    )
-    return _parse(raw, f"schemas/events/{name}.yaml", json_file=False, default_name=None)
-
-
-def _parse(raw: str, source: str, *, json_file: bool, default_name: str | None) -> EventSchema:
-    try:
-        data = json.loads(raw) if json_file else yaml.safe_load(raw)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{source}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise InputError(f"{source}: {where}not valid YAML: {problem}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{source}: an event schema must be a mapping of fields, not {type(data).__name__}")
-    if default_name is not None:
-        data = {"name": default_name, "version": 1, **data}
-    try:
-        return EventSchema.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(f"{source}: invalid event schema: {describe_validation_error(exc)}") from None
+    return load_schema(name_or_path, "events", "event", EventSchema, name_user_files=True)
 
 
 def event_schema_from_casie(

@@ -8,18 +8,14 @@ relations to {obj}``), because QA4RE offers "no relation" as an option like any 
 
 from __future__ import annotations
 
-import json
 import re
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from ieforge._validation import describe_validation_error
 from ieforge.errors import InputError
+from ieforge.schemas._files import available, load_schema
 
 PLACEHOLDERS = ("subj", "obj")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -156,55 +152,9 @@ def _template_problem(template: str) -> str | None:
 
 def available_relation_schemas() -> list[str]:
     """Names of the relation schemas shipped with ieforge."""
-    folder = resources.files("ieforge.schemas").joinpath("relations")
-    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return available("relations")
 
 
 def load_relation_schema(name_or_path: str | Path) -> RelationSchema:
     """A built-in schema by name (``semeval``, ``tacred``, ``tacrev``, ``retacred``) or a YAML/JSON file."""
-    path = Path(name_or_path)
-    if path.is_file():
-        try:
-            raw = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: cannot read relation schema: {exc}") from None
-        return _parse(raw, str(path), json_file=path.suffix.lower() == ".json")
-    name = str(name_or_path)
-    if name in available_relation_schemas():
-        return _load_builtin(name)
-    if path.suffix or "/" in name or "\\" in name:
-        raise InputError(f"{name}: no such relation schema file")
-    raise InputError(
-        f"unknown relation schema '{name}' (available: {', '.join(available_relation_schemas())})"
-    )
-
-
-@lru_cache(maxsize=16)
-def _load_builtin(name: str) -> RelationSchema:
-    raw = (
-        resources.files("ieforge.schemas")
-        .joinpath("relations")
-        .joinpath(f"{name}.yaml")
-        .read_text(encoding="utf-8")
-    )
-    return _parse(raw, f"schemas/relations/{name}.yaml", json_file=False)
-
-
-def _parse(raw: str, source: str, *, json_file: bool) -> RelationSchema:
-    try:
-        data = json.loads(raw) if json_file else yaml.safe_load(raw)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{source}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise InputError(f"{source}: {where}not valid YAML: {problem}") from None
-    if not isinstance(data, dict):
-        raise InputError(
-            f"{source}: a relation schema must be a mapping of fields, not {type(data).__name__}"
-        )
-    try:
-        return RelationSchema.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(f"{source}: invalid relation schema: {describe_validation_error(exc)}") from None
+    return load_schema(name_or_path, "relations", "relation", RelationSchema)
