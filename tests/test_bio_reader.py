@@ -7,11 +7,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import DATA
 
 from ieforge.data import DATASET_LABELS, NERExample, dataset_labels, read_bio, read_instructuie_ner
 from ieforge.errors import InputError
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def _real(*parts: str) -> Path:

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import DATA
 
 from ieforge.data import UniNERExample, dataset_labels, read_bio, read_uniner
 from ieforge.errors import InputError
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def _real(*parts: str) -> Path:

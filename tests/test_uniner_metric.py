@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import DATA
 
 from ieforge.data import dataset_labels, read_bio, read_uniner
 from ieforge.evaluate import PRF, normalize_answer, uniner_prf
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def _real(*parts: str) -> Path:
