@@ -325,3 +325,13 @@ def test_joint_answers_name_types_loosely() -> None:
     casie = load_event_schema("casie")
     assert type_named(casie, "data breach") == "Databreach"
     assert type_named(casie, "Patch") == "PatchVulnerability"
+
+
+def test_task_prompt_checks_task_and_parser() -> None:
+    from ieforge.tasks._answers import task_prompt
+
+    assert task_prompt("triples", "openie", ["tuple_list"]).id == "triples@1"
+    with pytest.raises(
+        ValueError, match="events/string_list prompt; this needs task events with parser role_map"
+    ):
+        task_prompt(load_chat_prompt("events", "triggers"), "events", ["role_map"])

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 from ieforge.grounding import Chunk, chunk_text, find_mentions, sentence_spans
 from ieforge.models.base import Backend, Chat, Generation
+from ieforge.prompts import ChatPrompt, load_chat_prompt
 from ieforge.prompts.parsers import ParsedString
 from ieforge.types import Phrase
 
@@ -99,3 +100,30 @@ def chunk_budget(backend: Backend, skeleton: Chat, max_new_tokens: int, max_chun
 def chunker(backend: Backend, max_tokens: int) -> Callable[[str], list[Chunk]]:
     """Split texts into chunks of at most ``max_tokens`` tokens (sentence boundaries, one overlapping)."""
     return lambda text: chunk_text(text, max_tokens, backend.count_tokens)
+
+
+def task_prompt(prompt: str | ChatPrompt, task: str, parsers: Sequence[str]) -> ChatPrompt:
+    """A packaged prompt of ``task`` by name (or a YAML file, or a loaded prompt) whose parser is one of
+    ``parsers``; anything else is a :class:`ValueError` naming the prompt."""
+    loaded = prompt if isinstance(prompt, ChatPrompt) else load_chat_prompt(task, prompt)
+    if loaded.task != task or loaded.parser not in parsers:
+        raise ValueError(
+            f"prompt {loaded.id} is a {loaded.task}/{loaded.parser} prompt; this needs task {task} "
+            f"with parser {' or '.join(parsers)}"
+        )
+    return loaded
+
+
+def generate_answers(
+    backend: Backend, prompt: ChatPrompt, chats: Sequence[Chat], max_new_tokens: int, batch_size: int
+) -> list[Generation]:
+    """Generate the answers to ``chats`` with ``prompt``'s answer prefix and stop strings (none asked: [])."""
+    if not chats:
+        return []
+    return backend.generate(
+        chats,
+        max_new_tokens=max_new_tokens,
+        assistant_prefix=prompt.assistant_prefix,
+        stop=prompt.stop,
+        batch_size=batch_size,
+    )

@@ -22,7 +22,7 @@ from typing import Literal
 
 from ieforge.grounding import Chunk, find_mentions
 from ieforge.models.base import Backend, Chat, Generation
-from ieforge.prompts import ChatPrompt, load_chat_prompt
+from ieforge.prompts import ChatPrompt
 from ieforge.prompts.parsers import parse_string_list
 from ieforge.prompts.structured import parse_role_map, parse_tuple_list
 from ieforge.schemas.events import EventSchema, EventType, load_event_schema
@@ -31,8 +31,10 @@ from ieforge.tasks._answers import (
     chunk_budget,
     chunker,
     distinct_items,
+    generate_answers,
     ground_in_chunk,
     sentence_around,
+    task_prompt,
 )
 from ieforge.types import Event, EventArgument, EventResult, Mention, ParseStats
 
@@ -97,16 +99,9 @@ class EventTask:
             raise ValueError(f"detection must be auto, per-type or joint, not {detection!r}")
         self.detection = detection
         default = DEFAULT_TRIGGER_PROMPT if detection == "per-type" else DEFAULT_JOINT_PROMPT
-        self.trigger_prompt = _prompt(trigger_prompt or default)
         expected = "string_list" if detection == "per-type" else "tuple_list"
-        if self.trigger_prompt.parser != expected:
-            raise ValueError(
-                f"{detection} detection needs a trigger prompt with parser {expected}, "
-                f"not {self.trigger_prompt.parser} ({self.trigger_prompt.id})"
-            )
-        self.argument_prompt = _prompt(argument_prompt)
-        if self.argument_prompt.parser != "role_map":
-            raise ValueError(f"the argument prompt needs parser role_map ({self.argument_prompt.id})")
+        self.trigger_prompt = task_prompt(trigger_prompt or default, "events", [expected])
+        self.argument_prompt = task_prompt(argument_prompt, "events", ["role_map"])
         self.max_new_tokens = max_new_tokens
         self.argument_max_new_tokens = argument_max_new_tokens
         self.batch_size = batch_size
@@ -202,15 +197,7 @@ class EventTask:
         )
 
     def _generate(self, chats: list[Chat], prompt: ChatPrompt, max_new_tokens: int) -> list[Generation]:
-        if not chats:
-            return []
-        return self.backend.generate(
-            chats,
-            max_new_tokens=max_new_tokens,
-            assistant_prefix=prompt.assistant_prefix,
-            stop=prompt.stop,
-            batch_size=self.batch_size,
-        )
+        return generate_answers(self.backend, prompt, chats, max_new_tokens, self.batch_size)
 
     def _detect(self, text: str, stats: ParseStats) -> list[_Trigger]:
         chunks = self._chunks(text)
@@ -352,7 +339,3 @@ def read_arguments(
                 text = chunk.text[s - chunk.start : e - chunk.start]
                 out.append(EventArgument(role=role, start=s, end=e, text=text, score=answer_score(gen, item)))
     return out
-
-
-def _prompt(prompt: str | ChatPrompt) -> ChatPrompt:
-    return prompt if isinstance(prompt, ChatPrompt) else load_chat_prompt("events", prompt)

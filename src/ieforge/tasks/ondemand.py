@@ -14,10 +14,17 @@ from collections.abc import Callable, Iterator, Sequence
 from ieforge.errors import InputError
 from ieforge.grounding import Chunk
 from ieforge.models.base import Backend
-from ieforge.prompts import ChatPrompt, load_chat_prompt
+from ieforge.prompts import ChatPrompt
 from ieforge.prompts.parsers import ParsedString
 from ieforge.prompts.structured import parse_rows
-from ieforge.tasks._answers import chunk_budget, chunker, phrase_in_chunk, span_score
+from ieforge.tasks._answers import (
+    chunk_budget,
+    chunker,
+    generate_answers,
+    phrase_in_chunk,
+    span_score,
+    task_prompt,
+)
 from ieforge.types import ParseStats, Phrase, TableResult, TableRow
 
 DEFAULT_MAX_NEW_TOKENS = 256
@@ -49,9 +56,7 @@ class TableTask:
         max_chunk_tokens: int | None = None,
     ) -> None:
         self.backend = backend
-        self.prompt = prompt if isinstance(prompt, ChatPrompt) else load_chat_prompt("table", prompt)
-        if (self.prompt.task, self.prompt.parser) != ("table", "rows"):
-            raise ValueError(f"a table prompt needs task table and parser rows ({self.prompt.id})")
+        self.prompt = task_prompt(prompt, "table", ["rows"])
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
         skeleton = self.prompt.chat(text="", instruction="x" * 200, headers="x" * 60)
@@ -89,17 +94,7 @@ class TableTask:
                 )
                 for i, chunk in asked
             ]
-            gens = (
-                self.backend.generate(
-                    chats,
-                    max_new_tokens=self.max_new_tokens,
-                    assistant_prefix=self.prompt.assistant_prefix,
-                    stop=self.prompt.stop,
-                    batch_size=self.batch_size,
-                )
-                if chats
-                else []
-            )
+            gens = generate_answers(self.backend, self.prompt, chats, self.max_new_tokens, self.batch_size)
             for i in range(b, min(b + step, len(texts))):
                 stats = ParseStats()
                 rows: dict[tuple[tuple[str, str], ...], TableRow] = {}

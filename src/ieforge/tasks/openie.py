@@ -14,10 +14,17 @@ from collections.abc import Callable, Iterator, Sequence
 
 from ieforge.grounding import Chunk
 from ieforge.models.base import Backend
-from ieforge.prompts import ChatPrompt, load_chat_prompt
+from ieforge.prompts import ChatPrompt
 from ieforge.prompts.parsers import ParsedString
 from ieforge.prompts.structured import parse_tuple_list
-from ieforge.tasks._answers import chunk_budget, chunker, phrase_in_chunk, span_score
+from ieforge.tasks._answers import (
+    chunk_budget,
+    chunker,
+    generate_answers,
+    phrase_in_chunk,
+    span_score,
+    task_prompt,
+)
 from ieforge.types import OpenTriple, ParseStats, Phrase, TriplesResult
 
 DEFAULT_MAX_NEW_TOKENS = 256
@@ -37,9 +44,7 @@ class OpenIETask:
         max_chunk_tokens: int | None = None,
     ) -> None:
         self.backend = backend
-        self.prompt = prompt if isinstance(prompt, ChatPrompt) else load_chat_prompt("openie", prompt)
-        if (self.prompt.task, self.prompt.parser) != ("openie", "tuple_list"):
-            raise ValueError(f"an open IE prompt needs task openie and parser tuple_list ({self.prompt.id})")
+        self.prompt = task_prompt(prompt, "openie", ["tuple_list"])
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
         budget = chunk_budget(backend, self.prompt.chat(text=""), max_new_tokens, max_chunk_tokens)
@@ -60,17 +65,8 @@ class OpenIETask:
         for b in range(0, len(texts), step):
             group = texts[b : b + step]
             asked = [(i, chunk) for i, text in enumerate(group) for chunk in self._chunks(text)]
-            gens = (
-                self.backend.generate(
-                    [self.prompt.chat(text=chunk.text) for _, chunk in asked],
-                    max_new_tokens=self.max_new_tokens,
-                    assistant_prefix=self.prompt.assistant_prefix,
-                    stop=self.prompt.stop,
-                    batch_size=self.batch_size,
-                )
-                if asked
-                else []
-            )
+            chats = [self.prompt.chat(text=chunk.text) for _, chunk in asked]
+            gens = generate_answers(self.backend, self.prompt, chats, self.max_new_tokens, self.batch_size)
             for i, text in enumerate(group):
                 stats = ParseStats()
                 triples: dict[tuple[str, ...], OpenTriple] = {}
