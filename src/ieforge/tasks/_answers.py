@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from ieforge.grounding import Chunk, chunk_text, find_mentions, sentence_spans
 from ieforge.models.base import Backend, Chat, Generation
 from ieforge.prompts import ChatPrompt, load_chat_prompt
 from ieforge.prompts.parsers import ParsedString
-from ieforge.types import Phrase
+from ieforge.types import ParseStats, Phrase
 
 DEFAULT_MAX_CHUNK_TOKENS = 1024
 
@@ -127,3 +127,31 @@ def generate_answers(
         stop=prompt.stop,
         batch_size=batch_size,
     )
+
+
+def answers_per_text(
+    n: int,
+    chunks_of: Callable[[int], list[Chunk]],
+    chat_for: Callable[[int, Chunk], Chat],
+    answer: Callable[[list[Chat]], list[Generation]],
+    texts_per_batch: int,
+) -> Iterator[tuple[int, list[tuple[Chunk, Generation]]]]:
+    """For texts ``0..n-1``, in order: the index and the (chunk, answer) pairs of its chunks.
+
+    One question per chunk; the questions of ``texts_per_batch`` texts are answered in one ``answer``
+    call, so that they share generation batches."""
+    step = max(1, texts_per_batch)
+    for b in range(0, n, step):
+        group = range(b, min(b + step, n))
+        asked = [(i, chunk) for i in group for chunk in chunks_of(i)]
+        gens = answer([chat_for(i, chunk) for i, chunk in asked])
+        for i in group:
+            yield i, [(chunk, gen) for (j, chunk), gen in zip(asked, gens) if j == i]
+
+
+def count_phrase(stats: ParseStats, phrase: Phrase) -> None:
+    """Count a non-empty answer phrase as a recovered string, and as ungrounded when it has no offsets."""
+    if phrase.text:
+        stats.strings += 1
+        if not phrase.grounded:
+            stats.ungrounded += 1

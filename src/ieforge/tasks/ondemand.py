@@ -18,8 +18,10 @@ from ieforge.prompts import ChatPrompt
 from ieforge.prompts.parsers import ParsedString
 from ieforge.prompts.structured import parse_rows
 from ieforge.tasks._answers import (
+    answers_per_text,
     chunk_budget,
     chunker,
+    count_phrase,
     generate_answers,
     phrase_in_chunk,
     span_score,
@@ -81,50 +83,47 @@ class TableTask:
         for i, instruction in enumerate(instructions):
             if not instruction.strip():
                 raise InputError(f"empty instruction (item {i})")
-        step = max(1, texts_per_batch)
-        for b in range(0, len(texts), step):
-            asked = [
-                (i, chunk) for i in range(b, min(b + step, len(texts))) for chunk in self._chunks(texts[i])
-            ]
-            chats = [
-                self.prompt.chat(
-                    text=chunk.text,
-                    instruction=instructions[i].strip(),
-                    headers=json.dumps(cleaned[i], ensure_ascii=False),
-                )
-                for i, chunk in asked
-            ]
-            gens = generate_answers(self.backend, self.prompt, chats, self.max_new_tokens, self.batch_size)
-            for i in range(b, min(b + step, len(texts))):
-                stats = ParseStats()
-                rows: dict[tuple[tuple[str, str], ...], TableRow] = {}
-                for (j, chunk), gen in zip(asked, gens):
-                    if j != i:
+        answers = answers_per_text(
+            len(texts),
+            lambda i: self._chunks(texts[i]),
+            lambda i, chunk: self.prompt.chat(
+                text=chunk.text,
+                instruction=instructions[i].strip(),
+                headers=json.dumps(cleaned[i], ensure_ascii=False),
+            ),
+            lambda chats: generate_answers(
+                self.backend, self.prompt, chats, self.max_new_tokens, self.batch_size
+            ),
+            texts_per_batch,
+        )
+        for i, pairs in answers:
+            stats = ParseStats()
+            rows: dict[tuple[tuple[str, str], ...], TableRow] = {}
+            for chunk, gen in pairs:
+                stats.answers += 1
+                parsed = parse_rows(gen.text, cleaned[i])
+                if not parsed.ok:
+                    stats.unparsed += 1
+                    continue
+                for cells in parsed.rows:
+                    row = read_row(chunk, cleaned[i], cells, stats)
+                    if row is None:
                         continue
-                    stats.answers += 1
-                    parsed = parse_rows(gen.text, cleaned[i])
-                    if not parsed.ok:
-                        stats.unparsed += 1
-                        continue
-                    for cells in parsed.rows:
-                        row = read_row(chunk, cleaned[i], cells, stats)
-                        if row is None:
-                            continue
-                        row.score = span_score(gen, list(cells.values()))
-                        key = tuple(sorted((h, p.text.casefold()) for h, p in row.cells.items()))
-                        if key not in rows or (row.score or 0) > (rows[key].score or 0):
-                            rows[key] = row
-                yield TableResult(
-                    text=texts[i],
-                    instruction=instructions[i].strip(),
-                    headers=cleaned[i],
-                    rows=list(rows.values()),
-                    stats=stats,
-                    model=self.backend.name,
-                    prompt=self.prompt.id,
-                )
-                if on_done is not None:
-                    on_done(1)
+                    row.score = span_score(gen, list(cells.values()))
+                    key = tuple(sorted((h, p.text.casefold()) for h, p in row.cells.items()))
+                    if key not in rows or (row.score or 0) > (rows[key].score or 0):
+                        rows[key] = row
+            yield TableResult(
+                text=texts[i],
+                instruction=instructions[i].strip(),
+                headers=cleaned[i],
+                rows=list(rows.values()),
+                stats=stats,
+                model=self.backend.name,
+                prompt=self.prompt.id,
+            )
+            if on_done is not None:
+                on_done(1)
 
 
 def read_row(
@@ -138,10 +137,8 @@ def read_row(
         if item is None or not item.value.strip():
             continue
         phrase = phrase_in_chunk(chunk, item.value, anchor)
-        stats.strings += 1
-        if phrase.start is not None and phrase.end is not None:
-            anchor = anchor or (phrase.start, phrase.end)
-        else:
-            stats.ungrounded += 1
+        count_phrase(stats, phrase)
+        if anchor is None and phrase.start is not None and phrase.end is not None:
+            anchor = (phrase.start, phrase.end)
         out[header] = phrase
     return TableRow(cells=out) if out else None

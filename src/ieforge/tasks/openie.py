@@ -18,8 +18,10 @@ from ieforge.prompts import ChatPrompt
 from ieforge.prompts.parsers import ParsedString
 from ieforge.prompts.structured import parse_tuple_list
 from ieforge.tasks._answers import (
+    answers_per_text,
     chunk_budget,
     chunker,
+    count_phrase,
     generate_answers,
     phrase_in_chunk,
     span_score,
@@ -61,41 +63,42 @@ class OpenIETask:
         texts_per_batch: int = 4,
     ) -> Iterator[TriplesResult]:
         """Yield one result per text, in order; ``texts_per_batch`` texts share generation batches."""
-        step = max(1, texts_per_batch)
-        for b in range(0, len(texts), step):
-            group = texts[b : b + step]
-            asked = [(i, chunk) for i, text in enumerate(group) for chunk in self._chunks(text)]
-            chats = [self.prompt.chat(text=chunk.text) for _, chunk in asked]
-            gens = generate_answers(self.backend, self.prompt, chats, self.max_new_tokens, self.batch_size)
-            for i, text in enumerate(group):
-                stats = ParseStats()
-                triples: dict[tuple[str, ...], OpenTriple] = {}
-                for (j, chunk), gen in zip(asked, gens):
-                    if j != i:
+        answers = answers_per_text(
+            len(texts),
+            lambda i: self._chunks(texts[i]),
+            lambda i, chunk: self.prompt.chat(text=chunk.text),
+            lambda chats: generate_answers(
+                self.backend, self.prompt, chats, self.max_new_tokens, self.batch_size
+            ),
+            texts_per_batch,
+        )
+        for i, pairs in answers:
+            stats = ParseStats()
+            triples: dict[tuple[str, ...], OpenTriple] = {}
+            for chunk, gen in pairs:
+                stats.answers += 1
+                parsed = parse_tuple_list(gen.text)
+                if not parsed.ok:
+                    stats.unparsed += 1
+                    continue
+                for parts in parsed.items:
+                    triple = read_triple(chunk, parts, stats)
+                    if triple is None:
                         continue
-                    stats.answers += 1
-                    parsed = parse_tuple_list(gen.text)
-                    if not parsed.ok:
-                        stats.unparsed += 1
-                        continue
-                    for parts in parsed.items:
-                        triple = read_triple(chunk, parts, stats)
-                        if triple is None:
-                            continue
-                        triple.score = span_score(gen, parts)
-                        key = tuple(p.text for p in (triple.subject, triple.relation, triple.object))
-                        key += tuple(p.text for p in triple.extra)
-                        if key not in triples or (triple.score or 0) > (triples[key].score or 0):
-                            triples[key] = triple
-                yield TriplesResult(
-                    text=text,
-                    triples=list(triples.values()),
-                    stats=stats,
-                    model=self.backend.name,
-                    prompt=self.prompt.id,
-                )
-                if on_done is not None:
-                    on_done(1)
+                    triple.score = span_score(gen, parts)
+                    key = tuple(p.text for p in (triple.subject, triple.relation, triple.object))
+                    key += tuple(p.text for p in triple.extra)
+                    if key not in triples or (triple.score or 0) > (triples[key].score or 0):
+                        triples[key] = triple
+            yield TriplesResult(
+                text=texts[i],
+                triples=list(triples.values()),
+                stats=stats,
+                model=self.backend.name,
+                prompt=self.prompt.id,
+            )
+            if on_done is not None:
+                on_done(1)
 
 
 def read_triple(chunk: Chunk, parts: Sequence[ParsedString], stats: ParseStats) -> OpenTriple | None:
@@ -116,8 +119,5 @@ def read_triple(chunk: Chunk, parts: Sequence[ParsedString], stats: ParseStats) 
     obj = phrase_in_chunk(chunk, object_text, anchor) if object_text else Phrase(text="")
     extra = [phrase_in_chunk(chunk, v, anchor) for v in values[3:] if v]
     for phrase in (subject, relation, obj, *extra):
-        if phrase.text:
-            stats.strings += 1
-            if not phrase.grounded:
-                stats.ungrounded += 1
+        count_phrase(stats, phrase)
     return OpenTriple(subject=subject, relation=relation, object=obj, extra=extra)
