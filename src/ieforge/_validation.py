@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -20,3 +26,24 @@ def describe_validation_error(exc: ValidationError) -> str:
     if len(errors) > 1:
         text += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     return " ".join(text.split())
+
+
+def read_model_lines(
+    path: str | Path, model: type[ModelT], what: str, *, skip: Callable[[Any], bool] | None = None
+) -> list[ModelT]:
+    """Every line of a JSONL file validated as ``model``; ``skip`` leaves records out before validation.
+    A line that is not JSON or not a ``model`` stops the read with file, line number and problem."""
+    from ieforge.data._common import read_jsonl
+    from ieforge.errors import InputError
+
+    out = []
+    for number, record in read_jsonl(Path(path), what):
+        if skip is not None and skip(record):
+            continue
+        try:
+            out.append(model.model_validate(record))
+        except ValidationError as exc:
+            raise InputError(
+                f"{path}: line {number}: not a {what} ({describe_validation_error(exc)})"
+            ) from None
+    return out

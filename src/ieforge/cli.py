@@ -951,6 +951,200 @@ def _show_report(report: EvalReport, out_path: str | None) -> None:
         err.print(f"wrote the report to {out_path}")
 
 
+# ----- alignment: corpus, SFT, preference pairs, DPO ------------------------------------------------
+
+corpus_app = typer.Typer(help="Instruction corpora for training IE models (ADELIE).", no_args_is_help=True)
+app.add_typer(corpus_app, name="corpus")
+train_app = typer.Typer(
+    help="Train IE models: sft, pairs (preference data) and dpo. Runs unchanged under `accelerate launch`.",
+    no_args_is_help=True,
+)
+app.add_typer(train_app, name="train")
+
+
+@corpus_app.command("build")
+def corpus_build(
+    data: Annotated[
+        list[str],
+        typer.Option(
+            help="NAME=PATH, repeatable: conll2003, wnut17, ncbi_disease, bc5cdr, scierc, fewrel, "
+            "webnlg, casie, rams, semeval or any NER file"
+        ),
+    ],
+    output: Annotated[str, typer.Option("--out", "-o", help="corpus JSONL to write")],
+    seed: Annotated[int, typer.Option(help="seed for sampling, instructions and styles")] = 0,
+    limit: Annotated[int, typer.Option(help="source examples per dataset (0: all)")] = 1000,
+    task_share: Annotated[float, typer.Option(help="share in ieforge's own task format")] = 0.5,
+    json_share: Annotated[float, typer.Option(help="share of instruction answers in JSON")] = 0.15,
+    explain_share: Annotated[float, typer.Option(help="share of explanation-first answers")] = 0.15,
+    fewshot_share: Annotated[float, typer.Option(help="share with solved examples first")] = 0.1,
+    heldout: Annotated[float, typer.Option(help="share of source examples held out")] = 0.05,
+) -> None:
+    """Turn annotated datasets into a chat-format instruction corpus with a held-out split."""
+    from ieforge.corpus import CorpusConfig, build_corpus, corpus_stats, write_corpus
+    from ieforge.evaluate.runner import parse_data_specs
+
+    try:
+        specs = parse_data_specs(data, folders=True)
+        config = CorpusConfig(
+            seed=seed,
+            limit_per_dataset=limit or None,
+            task_share=task_share,
+            json_share=json_share,
+            explain_share=explain_share,
+            fewshot_share=fewshot_share,
+            heldout_share=heldout,
+        )
+        examples = build_corpus(specs, config)
+    except IEForgeError as exc:
+        raise _fail(str(exc)) from None
+    write_corpus(examples, output)
+    out.print_json(json.dumps(corpus_stats(examples)))
+    out.print(f"wrote {len(examples)} examples to {output}")
+
+
+@train_app.command("sft")
+def train_sft_command(
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="catalogue name, GGUF, model directory, hub id")
+    ],
+    corpus: Annotated[str, typer.Option(help="corpus JSONL (its train split is used)")],
+    output: Annotated[str, typer.Option("--out", "-o", help="model directory to write")],
+    lora: Annotated[bool, typer.Option("--lora/--full", help="LoRA adapter or full fine-tuning")] = True,
+    lora_r: Annotated[int, typer.Option(help="LoRA rank")] = 8,
+    merge: Annotated[bool, typer.Option(help="save the LoRA adapter merged into the model")] = False,
+    epochs: Annotated[float, typer.Option(help="passes over the corpus")] = 1.0,
+    max_steps: Annotated[int, typer.Option(help="stop after this many steps (-1: epochs decide)")] = -1,
+    batch_size: Annotated[int, typer.Option(help="examples per device and step")] = 4,
+    grad_accum: Annotated[int, typer.Option(help="gradient accumulation steps")] = 1,
+    lr: Annotated[float | None, typer.Option(help="learning rate (default 2e-4 LoRA, 2e-5 full)")] = None,
+    max_length: Annotated[int, typer.Option(help="longer conversations are left out")] = 512,
+    limit: Annotated[int | None, typer.Option(help="train on the first N examples")] = None,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    save_steps: Annotated[int, typer.Option(help="checkpoint every N steps (resumed from)")] = 100,
+    dtype: Annotated[str, typer.Option(help="bfloat16 or float32 weights while training")] = "bfloat16",
+) -> None:
+    """Supervised fine-tuning on a corpus (loss on assistant turns only); resumes from checkpoints."""
+    from ieforge.train.common import LoraSettings
+    from ieforge.train.sft import SFTSettings, train_sft
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = SFTSettings(
+        model=model,
+        corpus=corpus,
+        out=output,
+        lora=lora,
+        lora_settings=LoraSettings(r=lora_r, alpha=2 * lora_r),
+        merge=merge,
+        epochs=epochs,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        learning_rate=lr,
+        max_length=max_length,
+        limit=limit,
+        seed=seed,
+        save_steps=save_steps,
+        dtype=dtype,
+    )
+    try:
+        folder = train_sft(settings)
+    except IEForgeError as exc:
+        raise _fail(str(exc)) from None
+    out.print(f"saved the fine-tuned model to {folder}")
+
+
+@train_app.command("pairs")
+def train_pairs_command(
+    model: Annotated[str, typer.Option("--model", "-m", help="the model to sample (normally the SFT model)")],
+    corpus: Annotated[str, typer.Option(help="corpus JSONL (its train split is sampled)")],
+    output: Annotated[str, typer.Option("--out", "-o", help="pairs JSONL (appended to; resumable)")],
+    samples: Annotated[int, typer.Option(help="samples per example")] = 5,
+    temperature: Annotated[float, typer.Option(help="sampling temperature")] = 1.0,
+    min_gap: Annotated[float, typer.Option(help="drop pairs whose scores differ by less")] = 0.3,
+    gold_share: Annotated[float, typer.Option(help="share of pairs with the gold answer as chosen")] = 0.2,
+    limit: Annotated[int, typer.Option(help="corpus examples to sample (0: all)")] = 300,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    batch_size: Annotated[int, typer.Option(help="sequences generated together")] = 10,
+) -> None:
+    """Preference pairs: sample the model, score each sample against gold, keep best vs worst."""
+    from ieforge.train.pairs import PairSettings, build_pairs
+
+    _quiet_libraries()
+    settings = PairSettings(
+        model=model,
+        corpus=corpus,
+        out=output,
+        samples=samples,
+        temperature=temperature,
+        min_gap=min_gap,
+        gold_share=gold_share,
+        limit=limit or None,
+        seed=seed,
+        batch_size=batch_size,
+    )
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task("sampling", total=None)
+            counts = build_pairs(
+                settings,
+                on_done=lambda n: bar.advance(task, n),
+                total=lambda n: bar.update(task, total=n),
+            )
+    except IEForgeError as exc:
+        raise _fail(str(exc)) from None
+    out.print_json(json.dumps(counts))
+
+
+@train_app.command("dpo")
+def train_dpo_command(
+    model: Annotated[str, typer.Option("--model", "-m", help="the model to align (normally the SFT model)")],
+    pairs: Annotated[str, typer.Option(help="pairs JSONL from `ieforge train pairs`")],
+    output: Annotated[str, typer.Option("--out", "-o", help="model directory to write")],
+    lora: Annotated[bool, typer.Option("--lora/--full", help="LoRA adapter or full fine-tuning")] = True,
+    lora_r: Annotated[int, typer.Option(help="LoRA rank")] = 8,
+    merge: Annotated[bool, typer.Option(help="save the LoRA adapter merged into the model")] = False,
+    beta: Annotated[float, typer.Option(help="DPO beta")] = 0.1,
+    epochs: Annotated[float, typer.Option(help="passes over the pairs")] = 1.0,
+    max_steps: Annotated[int, typer.Option(help="stop after this many steps (-1: epochs decide)")] = -1,
+    batch_size: Annotated[int, typer.Option(help="pairs per device and step")] = 4,
+    grad_accum: Annotated[int, typer.Option(help="gradient accumulation steps")] = 1,
+    lr: Annotated[float | None, typer.Option(help="learning rate (default 5e-5 LoRA, 5e-7 full)")] = None,
+    max_length: Annotated[int, typer.Option(help="prompt + answer token limit")] = 512,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    save_steps: Annotated[int, typer.Option(help="checkpoint every N steps (resumed from)")] = 50,
+    dtype: Annotated[str, typer.Option(help="bfloat16 or float32 weights while training")] = "bfloat16",
+) -> None:
+    """DPO on preference pairs (the reference is the starting model); resumes from checkpoints."""
+    from ieforge.train.common import LoraSettings
+    from ieforge.train.dpo import DPOSettings, train_dpo
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = DPOSettings(
+        model=model,
+        pairs=pairs,
+        out=output,
+        lora=lora,
+        lora_settings=LoraSettings(r=lora_r, alpha=2 * lora_r),
+        merge=merge,
+        beta=beta,
+        epochs=epochs,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        learning_rate=lr,
+        max_length=max_length,
+        seed=seed,
+        save_steps=save_steps,
+        dtype=dtype,
+    )
+    try:
+        folder = train_dpo(settings)
+    except IEForgeError as exc:
+        raise _fail(str(exc)) from None
+    out.print(f"saved the aligned model to {folder}")
+
+
 def main() -> None:
     app()
 

@@ -131,22 +131,23 @@ class REDataset(BaseModel):
     examples: list[REExample]
 
 
-def parse_data_spec(spec: str) -> tuple[str, Path]:
-    """Split a ``NAME=PATH`` dataset argument; the file must exist. Raises :class:`InputError`."""
+def parse_data_spec(spec: str, *, folders: bool = False) -> tuple[str, Path]:
+    """Split a ``NAME=PATH`` dataset argument; the file (or, with ``folders``, folder) must exist.
+    Raises :class:`InputError`."""
     name, sep, path = spec.partition("=")
     name, path = name.strip(), path.strip()
     if not sep or not name or not path:
         raise InputError(f"--data {spec!r}: expected NAME=PATH, e.g. crossner_ai=data/crossner_ai/dev.txt")
-    if not Path(path).is_file():
+    if not (Path(path).is_file() or (folders and Path(path).is_dir())):
         raise InputError(f"--data {spec!r}: no such file: {path}")
     return name, Path(path)
 
 
-def parse_data_specs(specs: Sequence[str]) -> list[tuple[str, Path]]:
+def parse_data_specs(specs: Sequence[str], *, folders: bool = False) -> list[tuple[str, Path]]:
     """Parse every ``NAME=PATH`` argument; at least one, and no name twice."""
     if not specs:
         raise InputError("give at least one dataset with --data NAME=PATH")
-    parsed = [parse_data_spec(s) for s in specs]
+    parsed = [parse_data_spec(s, folders=folders) for s in specs]
     names = [n for n, _ in parsed]
     for n in names:
         if names.count(n) > 1:

@@ -56,6 +56,8 @@ def load_model(name_or_path: str | None = None, *, device: str = "auto", dtype: 
             path, sha256=file_sha256(path), name=path.name, device=device, dtype=dtype
         )
     if path.is_dir():
+        if (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
+            return _load_adapter(path, device=device, dtype=dtype)
         ggufs = sorted(path.glob("*.gguf"))
         if not (path / "config.json").is_file() and len(ggufs) == 1:
             g = ggufs[0]
@@ -71,3 +73,34 @@ def load_model(name_or_path: str | None = None, *, device: str = "auto", dtype: 
     raise ModelNotFoundError(
         f"unknown model '{name}': not a catalogue name ({known}), an existing path, or a hub id like org/name"
     )
+
+
+def _load_adapter(path: Path, *, device: str, dtype: str) -> Backend:
+    """A LoRA adapter directory (``ieforge train sft``): its base model, loaded as ieforge loads any
+    model, with the adapter merged in. The base is the ``base_model`` of the directory's
+    ``ieforge-train.json``, else the adapter config's ``base_model_name_or_path``."""
+    import json
+
+    record = path / "ieforge-train.json"
+    base: str | None = None
+    if record.is_file():
+        base = json.loads(record.read_text()).get("base_model")
+    if not base:
+        base = json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path")
+    if not base:
+        raise ModelNotFoundError(f"{path}: a LoRA adapter that does not name its base model")
+    backend = load_model(str(base), device=device, dtype=dtype)
+    try:
+        from peft import PeftModel
+    except ImportError as exc:
+        raise ModelNotFoundError(
+            f"{path} is a LoRA adapter; loading it needs 'peft' (pip install peft)"
+        ) from exc
+    model = getattr(backend, "model", None)
+    if model is None:
+        raise ModelNotFoundError(f"{path}: base model '{base}' is not a transformers model")
+    merged = PeftModel.from_pretrained(model, str(path)).merge_and_unload()
+    merged.eval()
+    backend.model = merged  # type: ignore[attr-defined]
+    backend.name = path.name
+    return backend

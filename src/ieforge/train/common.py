@@ -1,0 +1,184 @@
+"""What the training steps share: loading a trainable model, chat tokenization with assistant masks,
+LoRA settings, and the record written next to every trained model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ieforge.errors import InputError
+from ieforge.models.base import Message
+
+log = logging.getLogger(__name__)
+
+RECORD = "ieforge-train.json"
+"""the file in every trained model directory that records how it was made"""
+
+
+@dataclass
+class LoraSettings:
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: str | list[str] = "all-linear"
+
+    def peft_config(self) -> Any:
+        from peft import LoraConfig
+
+        return LoraConfig(
+            r=self.r,
+            lora_alpha=self.alpha,
+            lora_dropout=self.dropout,
+            target_modules=self.target_modules,
+            task_type="CAUSAL_LM",
+        )
+
+
+def load_trainable(name_or_path: str, *, dtype: str = "float32") -> tuple[Any, Any]:
+    """The model and tokenizer of any model ieforge loads (catalogue name, GGUF file, model directory
+    with or without a LoRA adapter, hub id), as a plain trainable transformers model: GGUF weights are
+    dequantized and their quantizer flags cleared, adapters merged. The tokenizer pads on the right."""
+    from ieforge.models import load_model
+
+    backend = load_model(name_or_path, device="cpu", dtype=dtype)
+    model = getattr(backend, "model", None)
+    tokenizer = getattr(backend, "tokenizer", None)
+    if model is None or tokenizer is None:
+        raise InputError(f"model '{name_or_path}' is not a transformers model; only those can be trained")
+    model.train()
+    tokenizer.padding_side = "right"
+    return model, tokenizer
+
+
+def bf16_available() -> bool:
+    """Whether mixed bf16 training is worth it here: any CUDA device with bf16, or a CPU with native
+    bf16 matrix instructions (AVX512-BF16 / AMX)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return bool(torch.cuda.is_bf16_supported())
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def assistant_spans(tokenizer: Any, messages: Sequence[Message]) -> tuple[str, list[tuple[int, int]]]:
+    """The rendered conversation and the character spans of every assistant turn in it (each turn's
+    content and the template's end-of-turn marker). Needs a chat template that renders a conversation
+    as an extension of its prefixes, as ChatML and most others do."""
+    full = str(tokenizer.apply_chat_template(list(messages), tokenize=False))
+    spans = []
+    for i, m in enumerate(messages):
+        if m["role"] != "assistant":
+            continue
+        before = str(
+            tokenizer.apply_chat_template(list(messages[:i]), tokenize=False, add_generation_prompt=True)
+        )
+        through = str(tokenizer.apply_chat_template(list(messages[: i + 1]), tokenize=False))
+        if not (full.startswith(through) and through.startswith(before)):
+            raise InputError(
+                "the model's chat template does not render a conversation as an extension of its "
+                "beginning, so assistant turns cannot be located for the loss mask"
+            )
+        spans.append((len(before), len(through)))
+    return full, spans
+
+
+def encode_chat(
+    tokenizer: Any, messages: Sequence[Message], *, last_only: bool = False
+) -> tuple[list[int], list[int]]:
+    """Token ids of the conversation and a mask that is 1 on assistant tokens (only the last assistant
+    turn with ``last_only``), 0 elsewhere."""
+    full, spans = assistant_spans(tokenizer, messages)
+    if last_only:
+        spans = spans[-1:]
+    enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
+    mask = [
+        1 if any(a <= start < b for a, b in spans) and end > start else 0
+        for start, end in enc["offset_mapping"]
+    ]
+    return list(enc["input_ids"]), mask
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_record(out: Path, step: str, config: Any, **facts: Any) -> None:
+    """Write ``ieforge-train.json``: the step, its full configuration and what the run measured."""
+    import torch
+    import transformers
+
+    record = {
+        "step": step,
+        "config": asdict(config),
+        "versions": {
+            "ieforge": _version(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "python": platform.python_version(),
+        },
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **facts,
+    }
+    (out / RECORD).write_text(json.dumps(record, indent=2, default=str) + "\n")
+
+
+def read_record(model_dir: str | Path) -> dict[str, Any] | None:
+    path = Path(model_dir) / RECORD
+    if not path.is_file():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def latest_checkpoint(folder: Path) -> str | None:
+    """The newest ``checkpoint-N`` folder under ``folder``, to resume from."""
+    found = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    return str(max(found, key=lambda p: int(p.name.split("-")[-1]))) if found else None
+
+
+def save_model(model: Any, tokenizer: Any, out: Path, *, merge: bool) -> None:
+    """Save a trained model: the LoRA adapter alone, or (``merge``) the adapter merged into a full model."""
+    out.mkdir(parents=True, exist_ok=True)
+    if merge and hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    model.save_pretrained(str(out))
+    tokenizer.padding_side = "left"
+    tokenizer.save_pretrained(str(out))
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ieforge")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def use_cpu() -> bool:
+    """Train on the CPU unless a CUDA device is there (``accelerate launch`` places the processes)."""
+    import torch
+
+    return not torch.cuda.is_available()
+
+
+def base_name(model: str) -> str:
+    """How a trained model records its base: a catalogue name or hub id as given, a local path made
+    absolute (so the record still finds it from another working directory)."""
+    path = Path(model).expanduser()
+    return str(path.resolve()) if path.exists() else model
