@@ -17,7 +17,7 @@ RUN=${RUN:-runs/align}
 N=${N:-40}
 R=${R:-200}
 SFT_LIMIT=${SFT_LIMIT:-1700}
-PAIRS=${PAIRS:-240}
+PAIRS=${PAIRS:-200}
 BASE=${BASE:-smollm2-135m}
 OUT=benchmarks/results
 mkdir -p "$RUN" "$OUT"
@@ -62,7 +62,7 @@ for step in $steps; do
     ;;
   pairs)
     timed pairs ieforge train pairs --model "$RUN/sft" --corpus "$RUN/corpus.jsonl" --out "$RUN/pairs.jsonl" \
-      --samples 5 --limit "$PAIRS"
+      --samples 5 --limit "$PAIRS" --batch-size 20
     ;;
   dpo)
     timed dpo ieforge train dpo --model "$RUN/sft" --pairs "$RUN/pairs.jsonl" --out "$RUN/dpo"

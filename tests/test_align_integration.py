@@ -7,14 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import SMALL_MODEL, shared_data
 from typer.testing import CliRunner
 
 from ieforge import Extractor
 from ieforge.cli import app
 from ieforge.corpus import read_corpus
 from ieforge.train.common import encode_chat, read_record
-
-from .conftest import SMALL_MODEL, shared_data
 
 pytestmark = pytest.mark.model
 runner = CliRunner()
@@ -102,7 +101,7 @@ def test_sft_pairs_dpo_end_to_end(corpus: Path, tmp_path: Path) -> None:
     assert (sft / "adapter_config.json").is_file()
 
     text = "Angela Merkel visited Paris ."
-    result = Extractor(model=str(sft)).entities(text, labels=["person", "location"])
+    result = Extractor(model=str(sft)).ner(text, ["person", "location"])
     for e in result.entities:  # whatever it finds is grounded in the text
         assert text[e.start : e.end] == e.text
 
@@ -111,16 +110,18 @@ def test_sft_pairs_dpo_end_to_end(corpus: Path, tmp_path: Path) -> None:
     pair_args += ["--samples", "2", "--limit", "3", "--gold-share", "1", "--min-gap", "0.01"]
     made = runner.invoke(app, pair_args)
     assert made.exit_code == 0, made.output
+    counts = json.loads(made.output[made.output.index("{") :])
     lines = [json.loads(x) for x in pairs.read_text().splitlines()]
-    assert len(lines) == 3
+    assert counts["pairs"] + counts["dropped"] == len(lines) == 3 - counts["prompt_too_long"]
     kept = [x for x in lines if not x.get("dropped")]
     assert kept, lines
     for p in kept:
         assert p["chosen_from"] == "gold" and p["chosen_score"] == 1.0 and p["rejected_score"] < 1.0
         assert p["prompt"][-1]["role"] == "user" and len(p["samples"]) == 2
     again = runner.invoke(app, pair_args)
-    assert again.exit_code == 0 and '"skipped_done": 3' in again.output
-    assert len(pairs.read_text().splitlines()) == 3  # nothing sampled twice
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output[again.output.index("{") :])["skipped_done"] == len(lines)
+    assert len(pairs.read_text().splitlines()) == len(lines)  # nothing sampled twice
 
     dpo = tmp_path / "dpo"
     trained = runner.invoke(
@@ -129,7 +130,7 @@ def test_sft_pairs_dpo_end_to_end(corpus: Path, tmp_path: Path) -> None:
     assert trained.exit_code == 0, trained.output
     record = read_record(dpo)
     assert record is not None and record["step"] == "dpo" and record["base_model"] == str(sft.resolve())
-    result = Extractor(model=str(dpo)).entities(text, labels=["person", "location"])
+    result = Extractor(model=str(dpo)).ner(text, ["person", "location"])
     for e in result.entities:
         assert text[e.start : e.end] == e.text
 

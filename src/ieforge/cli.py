@@ -1065,7 +1065,7 @@ def train_pairs_command(
     gold_share: Annotated[float, typer.Option(help="share of pairs with the gold answer as chosen")] = 0.2,
     limit: Annotated[int, typer.Option(help="corpus examples to sample (0: all)")] = 300,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
-    batch_size: Annotated[int, typer.Option(help="sequences generated together")] = 10,
+    batch_size: Annotated[int, typer.Option(help="sequences generated together")] = 20,
 ) -> None:
     """Preference pairs: sample the model, score each sample against gold, keep best vs worst."""
     from ieforge.train.pairs import PairSettings, build_pairs

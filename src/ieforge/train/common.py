@@ -9,7 +9,7 @@ import logging
 import platform
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ RECORD = "ieforge-train.json"
 
 @dataclass
 class LoraSettings:
+    """LoRA on every linear layer by default (PEFT ``all-linear``)."""
+
     r: int = 8
     alpha: int = 16
     dropout: float = 0.05
@@ -182,3 +184,86 @@ def base_name(model: str) -> str:
     absolute (so the record still finds it from another working directory)."""
     path = Path(model).expanduser()
     return str(path.resolve()) if path.exists() else model
+
+
+@dataclass(kw_only=True)
+class TrainSettings:
+    """What every training step takes; ``SFTSettings`` and ``DPOSettings`` add their data."""
+
+    model: str
+    out: str
+    lora: bool = True
+    lora_settings: LoraSettings = field(default_factory=LoraSettings)
+    merge: bool = False
+    """save the adapter merged into a full model (bigger, loads without PEFT)"""
+    epochs: float = 1.0
+    max_steps: int = -1
+    batch_size: int = 4
+    grad_accum: int = 1
+    learning_rate: float | None = None
+    """None: the step's default for LoRA or full fine-tuning"""
+    max_length: int = 512
+    seed: int = 0
+    save_steps: int = 100
+    logging_steps: int = 10
+    dtype: str = "bfloat16"
+    """weights' dtype while training: bfloat16, or float32 (with ``bf16`` autocast)"""
+    bf16: bool | None = None
+    """mixed bf16 autocast (default: when the hardware has it and the weights are float32)"""
+    gradient_checkpointing: bool = False
+    """trade compute for memory (worth it for big models on GPUs)"""
+    resume: bool = True
+
+
+def trainer_arguments(
+    settings: TrainSettings, lora_lr: float, full_lr: float, warmup: float
+) -> dict[str, Any]:
+    """The TrainingArguments both trainers share (output, schedule, precision, checkpoints, device)."""
+    bf16 = (bf16_available() and settings.dtype == "float32") if settings.bf16 is None else settings.bf16
+    return {
+        "output_dir": str(Path(settings.out) / "checkpoints"),
+        "num_train_epochs": settings.epochs,
+        "max_steps": settings.max_steps,
+        "per_device_train_batch_size": settings.batch_size,
+        "gradient_accumulation_steps": settings.grad_accum,
+        "learning_rate": settings.learning_rate or (lora_lr if settings.lora else full_lr),
+        "lr_scheduler_type": "cosine",
+        "warmup_steps": warmup,
+        "max_length": settings.max_length,
+        "seed": settings.seed,
+        "data_seed": settings.seed,
+        "save_steps": settings.save_steps,
+        "save_total_limit": 2,
+        "logging_steps": settings.logging_steps,
+        "bf16": bf16,
+        "report_to": [],
+        "use_cpu": use_cpu(),
+        "dataloader_num_workers": 0,
+        "gradient_checkpointing": settings.gradient_checkpointing,
+    }
+
+
+def train_and_save(trainer: Any, tokenizer: Any, settings: TrainSettings, step: str, **facts: Any) -> Path:
+    """Train (from the newest checkpoint when ``settings.resume``), then save the model and its record
+    on the main process. Returns the output folder."""
+    out = Path(settings.out)
+    resume = latest_checkpoint(out / "checkpoints") if settings.resume else None
+    t0 = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - t0
+    if trainer.is_world_process_zero():
+        save_model(trainer.model, tokenizer, out, merge=settings.merge)
+        write_record(
+            out,
+            step,
+            settings,
+            base_model=base_name(settings.model),
+            train_seconds=round(seconds, 1),
+            steps=result.global_step,
+            train_loss=result.training_loss,
+            resumed_from=resume,
+            bf16=trainer.args.bf16,
+            log_history=trainer.state.log_history,
+            **facts,
+        )
+    return out

@@ -57,8 +57,10 @@ class PairSettings:
     limit: int | None = 300
     """corpus examples sampled (seeded), None for all"""
     seed: int = 0
-    batch_size: int = 10
+    batch_size: int = 20
     max_new_tokens: int = 192
+    max_prompt_tokens: int = 384
+    """examples with longer prompts are skipped (DPO would have to cut them)"""
 
 
 def sample_score(example: CorpusExample, text: str) -> float:
@@ -133,6 +135,10 @@ def sample_answers(
             yield ex, texts[ex.id]
 
 
+def _prompt_tokens(backend: Backend, example: CorpusExample) -> int:
+    return sum(backend.count_tokens(m["content"]) for m in example.prompt) + 8 * len(example.prompt)
+
+
 def done_ids(path: Path) -> set[str]:
     """Ids already in a pairs file (pairs and dropped examples): a restarted run skips them."""
     if not path.is_file():
@@ -164,13 +170,16 @@ def build_pairs(
     out = Path(settings.out)
     seen = done_ids(out)
     todo = [ex for ex in examples if ex.id not in seen]
-    if total is not None:
-        total(len(todo))
     if backend is None:
         from ieforge.models import load_model
 
         backend = load_model(settings.model)
     counts = {"examples": len(examples), "skipped_done": len(examples) - len(todo), "pairs": 0, "dropped": 0}
+    short = [ex for ex in todo if _prompt_tokens(backend, ex) <= settings.max_prompt_tokens]
+    counts["prompt_too_long"] = len(todo) - len(short)
+    todo = short
+    if total is not None:
+        total(len(todo))
     with out.open("a", encoding="utf-8") as f:
         for ex, texts in sample_answers(backend, todo, settings):
             pair, scores = make_pair(ex, texts, settings, random.Random(f"{settings.seed}:{ex.id}"))
