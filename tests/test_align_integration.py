@@ -55,6 +55,44 @@ def test_assistant_mask_covers_exactly_the_answers(corpus: Path, small_backend) 
         assert tokenizer.decode([i for i, m in zip(ids, mask) if m]) == f"{answers[-1]}<|im_end|>\n"
 
 
+def test_answers_are_cut_where_the_task_cuts_them(small_backend) -> None:  # type: ignore[no-untyped-def]
+    """The task writes "[" and the model continues: training must not merge "[" into '["'."""
+    tokenizer = small_backend.tokenizer
+    chat = [
+        {"role": "user", "content": "Text: EU rejects German call."},
+        {"role": "assistant", "content": "I've read this text."},
+        {"role": "user", "content": "What describes organization in the text?"},
+        {"role": "assistant", "content": '["EU"]'},
+    ]
+    ids, mask = encode_chat(tokenizer, chat, prefix="[")
+    prompt_ids = tokenizer(small_backend.render(chat[:-1]) + "[", add_special_tokens=False)["input_ids"]
+    first = len(prompt_ids)
+    assert ids[:first] == prompt_ids  # exactly the tokens the model sees at inference, "[" last
+    assert tokenizer.decode(ids[first - 1 : first]) == "[" and mask[first - 1] == 0
+    assert tokenizer.decode(ids[first:]) == '"EU"]<|im_end|>\n' and all(mask[first:])
+
+    from ieforge.train.dpo import preference_text
+    from ieforge.train.pairs import PreferencePair
+
+    pair = PreferencePair(
+        id="x",
+        prompt=chat[:-1],
+        chosen=[{"role": "assistant", "content": '["EU"]'}],
+        rejected=[{"role": "assistant", "content": "[]"}],
+        chosen_score=1.0,
+        rejected_score=0.0,
+        chosen_from="gold",
+        prefix="[",
+        samples=[0.0, 1.0],
+    )
+    texts = preference_text(tokenizer, pair)
+    assert texts == {
+        "prompt": small_backend.render(chat[:-1]) + "[",
+        "chosen": '"EU"]<|im_end|>',
+        "rejected": "]<|im_end|>",
+    }
+
+
 def test_sft_pairs_dpo_end_to_end(corpus: Path, tmp_path: Path) -> None:
     sft = tmp_path / "sft"
     common = ["--batch-size", "2", "--save-steps", "1", "--max-length", "384"]

@@ -27,6 +27,9 @@ from ieforge.prompts.parsers import parse_string_list
 Style = Literal["compact", "json", "explain", "list", "letter", "rows"]
 STYLES: tuple[str, ...] = ("compact", "json", "explain", "list", "letter", "rows")
 
+ANSWER_PREFIX: dict[str, str] = {"list": "[", "rows": "["}
+"""styles whose answers the task writes the first characters of itself (the prompts'
+``assistant_prefix``): the model continues after them, so training and sampling must too"""
 ANSWER_CUE = "[Answer]:"
 NONE_ANSWER = "NA"
 _SPACE = re.compile(r"\s+")

@@ -10,6 +10,7 @@ import platform
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -95,20 +96,44 @@ def assistant_spans(tokenizer: Any, messages: Sequence[Message]) -> tuple[str, l
     return full, spans
 
 
+def end_of_turn(tokenizer: Any) -> str:
+    """What the chat template writes after an assistant answer, up to the end-of-sequence token when
+    the template ends turns with it (ChatML: ``<|im_end|>``)."""
+    probe = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "\x00"}]
+    text = str(tokenizer.apply_chat_template(probe, tokenize=False))
+    tail = text[text.rindex("\x00") + 1 :]
+    eos = tokenizer.eos_token or ""
+    return tail[: tail.index(eos) + len(eos)] if eos and eos in tail else tail.rstrip("\n")
+
+
 def encode_chat(
-    tokenizer: Any, messages: Sequence[Message], *, last_only: bool = False
+    tokenizer: Any, messages: Sequence[Message], *, last_only: bool = False, prefix: str = ""
 ) -> tuple[list[int], list[int]]:
     """Token ids of the conversation and a mask that is 1 on assistant tokens (only the last assistant
-    turn with ``last_only``), 0 elsewhere."""
+    turn with ``last_only``), 0 elsewhere.
+
+    Tokens are cut where inference cuts them: the prompt up to an answer is encoded on its own, and so
+    is the answer. An answer that starts with ``prefix`` (a task's assistant prefix, such as ``[``)
+    has the prefix encoded with the prompt and left out of the loss, because at inference the task
+    writes it and the model continues after it. Encoding ``["a"]`` in one piece would teach a token
+    (``["``) that the model never gets to produce after the prompt's ``[``."""
     full, spans = assistant_spans(tokenizer, messages)
-    if last_only:
-        spans = spans[-1:]
-    enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
-    mask = [
-        1 if any(a <= start < b for a, b in spans) and end > start else 0
-        for start, end in enc["offset_mapping"]
-    ]
-    return list(enc["input_ids"]), mask
+    trained = spans[-1:] if last_only else spans
+    cuts = {0, len(full)}
+    answer_starts = {}
+    for a, b in spans:
+        start = a + len(prefix) if prefix and full.startswith(prefix, a) else a
+        answer_starts[a] = start
+        cuts |= {start, b}
+    ids: list[int] = []
+    mask: list[int] = []
+    bounds = sorted(cuts)
+    for s, e in pairwise(bounds):
+        piece = tokenizer(full[s:e], add_special_tokens=False)["input_ids"]
+        on = any(answer_starts[a] <= s and e <= b for a, b in trained)
+        ids += piece
+        mask += [1 if on else 0] * len(piece)
+    return ids, mask
 
 
 def file_sha256(path: str | Path) -> str:

@@ -10,10 +10,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ieforge.errors import InputError
-from ieforge.train.common import TrainSettings, file_sha256, load_trainable, train_and_save, trainer_arguments
-from ieforge.train.pairs import read_pairs
+from ieforge.train.common import (
+    TrainSettings,
+    end_of_turn,
+    file_sha256,
+    load_trainable,
+    train_and_save,
+    trainer_arguments,
+)
+from ieforge.train.pairs import PreferencePair, read_pairs
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +34,20 @@ class DPOSettings(TrainSettings):
     save_steps: int = 50
 
 
+def preference_text(tokenizer: Any, pair: PreferencePair) -> dict[str, str]:
+    """A pair as prompt and answer strings, cut where inference cuts them: the chat template's prompt
+    plus the task's assistant prefix, then each answer without that prefix and with the template's
+    end-of-turn marker (see :func:`ieforge.train.common.encode_chat`)."""
+    prompt = str(tokenizer.apply_chat_template(pair.prompt, tokenize=False, add_generation_prompt=True))
+    end = end_of_turn(tokenizer)
+
+    def answer(turns: list[dict[str, str]]) -> str:
+        text = turns[-1]["content"]
+        return (text[len(pair.prefix) :] if text.startswith(pair.prefix) else text) + end
+
+    return {"prompt": prompt + pair.prefix, "chosen": answer(pair.chosen), "rejected": answer(pair.rejected)}
+
+
 def train_dpo(settings: DPOSettings) -> Path:
     """Train on the preference pairs and save the model to ``settings.out``; returns that folder."""
     from datasets import Dataset
@@ -36,10 +58,8 @@ def train_dpo(settings: DPOSettings) -> Path:
     pairs = read_pairs(settings.pairs)
     if not pairs:
         raise InputError(f"{settings.pairs}: no preference pairs (every example was dropped?)")
-    dataset = Dataset.from_list(
-        [{"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected} for p in pairs]
-    )
     model, tokenizer = load_trainable(settings.model, dtype=settings.dtype)
+    dataset = Dataset.from_list([preference_text(tokenizer, p) for p in pairs])
     args = DPOConfig(
         **trainer_arguments(settings, lora_lr=5e-5, full_lr=5e-7, warmup=0.1),
         beta=settings.beta,

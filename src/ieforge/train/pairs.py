@@ -21,11 +21,12 @@ from pydantic import BaseModel
 
 from ieforge._validation import read_model_lines
 from ieforge.corpus import CorpusExample, answer_f1, read_corpus
+from ieforge.corpus.formats import ANSWER_PREFIX
 from ieforge.errors import InputError
 from ieforge.models.base import Backend, Message
 
-PREFIX = {"list": ("[", ("]",)), "rows": ("[", ("}]", "}\n]"))}
-"""answer styles whose answers the tasks start themselves, and where they stop"""
+STOP: dict[str, tuple[str, ...]] = {"list": ("]",), "rows": ("}]", "}\n]")}
+"""where the tasks stop answers of these styles (their prompts' ``stop``)"""
 
 
 class PreferencePair(BaseModel):
@@ -39,6 +40,8 @@ class PreferencePair(BaseModel):
     rejected_score: float
     chosen_from: str
     """``sample`` or ``gold``"""
+    prefix: str = ""
+    """the assistant prefix the task writes itself (both answers start with it)"""
     samples: list[float]
     """the score of every sample, for inspection"""
 
@@ -100,6 +103,7 @@ def make_pair(
             chosen_score=chosen_score,
             rejected_score=scores[worst],
             chosen_from=source,
+            prefix=ANSWER_PREFIX.get(example.style, ""),
             samples=scores,
         ),
         scores,
@@ -117,7 +121,8 @@ def sample_answers(
         texts: dict[str, list[str]] = {}
         by_style: dict[tuple[str, tuple[str, ...]], list[CorpusExample]] = {}
         for ex in group:
-            by_style.setdefault(PREFIX.get(ex.style, ("", ())), []).append(ex)
+            key = (ANSWER_PREFIX.get(ex.style, ""), STOP.get(ex.style, ()))
+            by_style.setdefault(key, []).append(ex)
         for (prefix, stop), exs in by_style.items():
             chats: list[list[Message]] = [ex.prompt for ex in exs for _ in range(settings.samples)]
             budget = max(answer_budget(backend, ex, settings.max_new_tokens) for ex in exs)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ieforge.corpus import read_corpus
+from ieforge.corpus.formats import ANSWER_PREFIX
 from ieforge.errors import InputError
 from ieforge.train.common import (
     TrainSettings,
@@ -48,7 +49,7 @@ def sft_dataset(settings: SFTSettings, tokenizer: Any) -> tuple[Any, dict[str, i
         raise InputError(f"{settings.corpus}: no training examples")
     rows, too_long = [], 0
     for ex in examples:
-        ids, mask = encode_chat(tokenizer, ex.messages)  # type: ignore[arg-type]
+        ids, mask = encode_chat(tokenizer, ex.messages, prefix=ANSWER_PREFIX.get(ex.style, ""))  # type: ignore[arg-type]
         if len(ids) > settings.max_length:
             too_long += 1
             continue
