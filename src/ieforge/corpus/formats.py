@@ -25,7 +25,6 @@ from typing import Literal
 from ieforge.prompts.parsers import parse_string_list
 
 Style = Literal["compact", "json", "explain", "list", "letter", "rows"]
-STYLES: tuple[str, ...] = ("compact", "json", "explain", "list", "letter", "rows")
 
 ANSWER_PREFIX: dict[str, str] = {"list": "[", "rows": "["}
 """styles whose answers the task writes the first characters of itself (the prompts'

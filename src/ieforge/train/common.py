@@ -3,7 +3,6 @@ LoRA settings, and the record written next to every trained model."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import platform
@@ -134,14 +133,6 @@ def encode_chat(
         ids += piece
         mask += [1 if on else 0] * len(piece)
     return ids, mask
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_record(out: Path, step: str, config: Any, **facts: Any) -> None:

@@ -7,23 +7,20 @@ The result is a model directory :func:`ieforge.models.load_model` loads (the ada
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ieforge.errors import InputError
+from ieforge.evaluate.runner import file_sha256
 from ieforge.train.common import (
     TrainSettings,
     end_of_turn,
-    file_sha256,
     load_trainable,
     train_and_save,
     trainer_arguments,
 )
 from ieforge.train.pairs import PreferencePair, read_pairs
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True)

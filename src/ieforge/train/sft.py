@@ -17,10 +17,10 @@ from typing import Any
 from ieforge.corpus import read_corpus
 from ieforge.corpus.formats import ANSWER_PREFIX
 from ieforge.errors import InputError
+from ieforge.evaluate.runner import file_sha256
 from ieforge.train.common import (
     TrainSettings,
     encode_chat,
-    file_sha256,
     load_trainable,
     train_and_save,
     trainer_arguments,
