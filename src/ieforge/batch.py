@@ -3,11 +3,13 @@
 Input lines are JSON objects with a ``text`` field and an optional ``id`` (the line number when absent).
 Output lines are the input records plus the task's fields, appended and flushed one by one; rerunning
 the same command skips records whose id is already in the output, so an interrupted run resumes without
-losing or duplicating anything.
+losing or duplicating anything. ``shard=(i, n)`` processes only the records whose id hashes to shard ``i``
+of ``n`` (a stable hash: n machines split one input with no coordinator).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -69,19 +71,43 @@ def done_ids(path: str | Path) -> set[str]:
     return ids
 
 
+def parse_shard(spec: str | None) -> tuple[int, int] | None:
+    """``"i/n"`` (0 <= i < n) as ``(i, n)``; None stays None."""
+    if spec is None:
+        return None
+    i, sep, n = spec.partition("/")
+    try:
+        shard = (int(i), int(n))
+    except ValueError:
+        shard = (-1, 0)
+    if not sep or not 0 <= shard[0] < shard[1]:
+        raise InputError(f"--shard: '{spec}' is not I/N with 0 <= I < N (e.g. 0/4)")
+    return shard
+
+
+def in_shard(record_id: object, shard: tuple[int, int] | None) -> bool:
+    """Whether the record with this id belongs to ``shard`` (every record does when it is None)."""
+    if shard is None:
+        return True
+    digest = hashlib.sha256(str(record_id).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % shard[1] == shard[0]
+
+
 def run_jsonl(
     input_path: str | Path,
     output_path: str | Path,
     process: Callable[[list[Record]], Iterable[Record]],
     *,
     on_start: Callable[[int, int], None] | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> int:
     """Run ``process`` over the records not yet in ``output_path`` and append its results in order.
 
     ``process`` receives the pending records and yields one output record per input record.
     ``on_start(pending, already_done)`` is called once before processing. Returns the number written.
+    With ``shard`` only that shard's records count (pending and done alike).
     """
-    records = read_records(input_path)
+    records = [r for r in read_records(input_path) if in_shard(r["id"], shard)]
     done = done_ids(output_path)
     pending = [r for r in records if str(r["id"]) not in done]
     if on_start is not None:

@@ -1145,6 +1145,127 @@ def train_dpo_command(
     out.print(f"saved the aligned model to {folder}")
 
 
+# ----- distillation: passages, teacher annotation, student data --------------------------------------
+
+distill_app = typer.Typer(
+    help="Targeted distillation for open-type NER (UniversalNER): passages -> teacher annotations -> "
+    "student training data (then `ieforge train sft`).",
+    no_args_is_help=True,
+)
+app.add_typer(distill_app, name="distill")
+
+
+@distill_app.command("passages")
+def distill_passages(
+    data: Annotated[
+        list[str], typer.Option(help="NAME=PATH, repeatable: any dataset `ieforge corpus build` reads")
+    ],
+    output: Annotated[str, typer.Option("--out", "-o", help="passage JSONL to write")],
+    max_chars: Annotated[int, typer.Option(help="longest passage in characters")] = 500,
+    limit: Annotated[int, typer.Option(help="passages per dataset (0: all)")] = 0,
+    seed: Annotated[int, typer.Option(help="seed for drawing passages")] = 0,
+) -> None:
+    """Unlabelled passages from the text of datasets (their labels are not used)."""
+    from collections import Counter
+
+    from ieforge.distill import collect_passages
+    from ieforge.evaluate.runner import parse_data_specs
+
+    try:
+        specs = parse_data_specs(data, folders=True)
+        passages = collect_passages(specs, max_chars=max_chars, limit_per_dataset=limit or None, seed=seed)
+    except IEForgeError as exc:
+        raise _fail(str(exc)) from None
+    with open(output, "w", encoding="utf-8") as f:
+        for p in passages:
+            f.write(json.dumps(p, ensure_ascii=False) + "\n")
+    by_source = Counter(p["source"] for p in passages)
+    out.print_json(json.dumps({"passages": len(passages), "by_source": by_source}))
+    out.print(f"wrote {len(passages)} passages to {output}")
+
+
+@distill_app.command("annotate")
+def distill_annotate(
+    teacher: Annotated[str, typer.Option(help="the teacher: catalogue name, GGUF, model directory, hub id")],
+    passages: Annotated[str, typer.Option(help="JSONL of {id, text} lines")],
+    output: Annotated[str, typer.Option("--out", "-o", help="annotation JSONL (appended to; resumable)")],
+    prompt: Annotated[
+        str, typer.Option(help="uniner-teacher (published), open-json, or a YAML file")
+    ] = "uniner-teacher",
+    shard: Annotated[str | None, typer.Option(help="I/N: annotate only shard I of N (stable hash)")] = None,
+    batch_size: Annotated[int, typer.Option(help="passages generated together")] = 8,
+    max_new_tokens: Annotated[int, typer.Option(help="answer length limit per passage")] = 384,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+) -> None:
+    """The teacher lists every entity of each passage with a type of its choice; entities are grounded."""
+    from ieforge.batch import parse_shard, read_records
+    from ieforge.distill import Teacher, annotate_file
+    from ieforge.models import load_model
+
+    _quiet_libraries()
+    try:
+        part = parse_shard(shard)
+        read_records(passages)  # fail on a bad line before loading any model
+        with err.status(f"loading teacher {teacher} ..."):
+            backend = load_model(teacher, device=device)
+        annotator = Teacher(backend, prompt=prompt, batch_size=batch_size, max_new_tokens=max_new_tokens)
+        with progress_bar(console=err) as bar:
+            task = bar.add_task("annotating", total=None)
+
+            def started(pending: int, done: int) -> None:
+                bar.update(task, total=pending)
+                if done:
+                    err.print(f"resuming: {done} passages already in {output}, {pending} to go")
+
+            counts = annotate_file(
+                annotator,
+                passages,
+                output,
+                shard=part,
+                on_start=started,
+                on_done=lambda n: bar.advance(task, n),
+            )
+    except IEForgeError as exc:
+        raise _fail(str(exc)) from None
+    out.print_json(json.dumps(counts))
+    if counts["errors"]:
+        err.print(f"[yellow]{counts['errors']} passages failed; their lines carry the error[/]")
+
+
+@distill_app.command("build")
+def distill_build(
+    annotations: Annotated[
+        list[str],
+        typer.Option(help="annotation JSONL, repeatable: `distill annotate` output or Pile-NER files"),
+    ],
+    output: Annotated[str, typer.Option("--out", "-o", help="training JSONL (an ieforge corpus file)")],
+    negatives: Annotated[int, typer.Option(help="frequency-sampled negative types per passage")] = 2,
+    prompt: Annotated[
+        str, typer.Option(help="student NER prompt: uniner (published) or uniner-json")
+    ] = "uniner",
+    max_chars: Annotated[int, typer.Option(help="split longer passages into pieces (0: never)")] = 0,
+    heldout: Annotated[float, typer.Option(help="share of passages held out")] = 0.0,
+    seed: Annotated[int, typer.Option(help="seed for negatives and question order")] = 0,
+) -> None:
+    """Turn annotations into UniversalNER conversations: one question per type, negatives answered []."""
+    from ieforge.corpus import write_corpus
+    from ieforge.distill import DistillConfig, build_examples, distill_stats, read_annotations
+
+    config = DistillConfig(
+        negatives=negatives, seed=seed, prompt=prompt, max_chars=max_chars or None, heldout_share=heldout
+    )
+    try:
+        records = [a for path in annotations for a in read_annotations(path)]
+        examples = build_examples(records, config)
+    except IEForgeError as exc:
+        raise _fail(str(exc)) from None
+    if not examples:
+        raise _fail("the annotations hold no passage with a type to ask about")
+    write_corpus(examples, output)
+    out.print_json(json.dumps(distill_stats(records, examples, config)))
+    out.print(f"wrote {len(examples)} conversations to {output}")
+
+
 def main() -> None:
     app()
 

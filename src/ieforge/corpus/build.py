@@ -21,7 +21,7 @@ import hashlib
 import json
 import random
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -32,7 +32,7 @@ import yaml
 from pydantic import BaseModel, Field
 
 from ieforge._validation import read_model_lines
-from ieforge.corpus.formats import Style, as_json, compact, explained, json_keys
+from ieforge.corpus.formats import ANSWER_PREFIX, Style, as_json, compact, explained, json_keys
 from ieforge.data import (
     DocumentExample,
     EventExample,
@@ -49,7 +49,7 @@ from ieforge.data.ondemand import TableCase, build_webnlg_cases
 from ieforge.errors import InputError
 from ieforge.grounding import chunk_text
 from ieforge.models.base import Message
-from ieforge.prompts import build_re_question, load_chat_prompt, load_ner_prompt, load_re_prompt
+from ieforge.prompts import NERPrompt, build_re_question, load_chat_prompt, load_ner_prompt, load_re_prompt
 from ieforge.schemas.relations import load_relation_schema
 
 Family = Literal["ner", "re", "ed", "eae", "table"]
@@ -81,6 +81,16 @@ class CorpusExample(BaseModel):
     """chat turns ``{role, content}``"""
     gold: list[list[str]] = Field(default_factory=list)
     """the final answer's content as string tuples, for scoring samples against it"""
+    assistant_prefix: str | None = None
+    """what the task writes at the start of every answer itself (its prompt's ``assistant_prefix``);
+    None: the usual one of the style (:data:`ieforge.corpus.formats.ANSWER_PREFIX`)"""
+
+    @property
+    def prefix(self) -> str:
+        """The answer prefix training and sampling encode with the prompt (see ``assistant_prefix``)."""
+        if self.assistant_prefix is not None:
+            return self.assistant_prefix
+        return ANSWER_PREFIX.get(self.style, "")
 
     @property
     def prompt(self) -> list[Message]:
@@ -295,7 +305,6 @@ def _table_item(case: TableCase) -> _Item:
 def _ner_task(item: _Item, rng: random.Random, max_types: int) -> TaskTurns:
     """The UniversalNER conversation in ieforge's ``uniner-json`` wording: the text once, then one
     question per type (every type present, then absent ones), answered with JSON lists."""
-    prompt = load_ner_prompt(NER_PROMPT)
     by_type: dict[str, list[str]] = {}
     for text, label in item.gold:
         if text not in by_type.setdefault(label, []):
@@ -307,15 +316,26 @@ def _ner_task(item: _Item, rng: random.Random, max_types: int) -> TaskTurns:
     rng.shuffle(asked)
     if not asked:
         asked = list(item.options[:1])
-    messages: list[Message] = list(prompt.chat(item.text, asked[0])[:-1])
-    answer = ""
-    for label in asked:
-        if answer:
-            messages.append({"role": "assistant", "content": answer})
-        messages.append({"role": "user", "content": prompt.question.format(text=item.text, label=label)})
-        answer = json.dumps(by_type.get(label, []), ensure_ascii=False)
+    messages = ner_conversation(load_ner_prompt(NER_PROMPT), item.text, asked, by_type)
     last = asked[-1]
-    return messages, answer, "list", [(s,) for s in by_type.get(last, [])]
+    return messages[:-1], messages[-1]["content"], "list", [(s,) for s in by_type.get(last, [])]
+
+
+def ner_conversation(
+    prompt: NERPrompt, text: str, asked: Sequence[str], by_type: Mapping[str, Sequence[str]]
+) -> list[Message]:
+    """The UniversalNER conversation about ``text`` in ``prompt``'s wording: its opening turns (the text
+    once), then for each type of ``asked`` in order its question, answered with the JSON list of that
+    type's strings (``[]`` for a type not in ``by_type``). The prompt's assistant prefix is part of
+    every answer."""
+    if not asked:
+        raise ValueError("a conversation needs at least one entity type")
+    messages: list[Message] = list(prompt.chat(text, asked[0])[:-1])
+    for label in asked:
+        messages.append({"role": "user", "content": prompt.question.format(text=text, label=label)})
+        answer = json.dumps(list(by_type.get(label, [])), ensure_ascii=False)
+        messages.append({"role": "assistant", "content": answer})
+    return messages
 
 
 # ----- rendering -------------------------------------------------------------------------------

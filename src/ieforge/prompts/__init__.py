@@ -398,6 +398,7 @@ _CHAT_SLOTS: dict[tuple[str, str], tuple[set[str], set[str]]] = {
     ("events", "tuple_list"): ({"text", "types"}, {"types"}),
     ("events", "role_map"): ({"text", "event", "trigger", "sentence", "roles"}, {"trigger", "roles"}),
     ("openie", "tuple_list"): ({"text"}, set()),
+    ("annotate", "tuple_list"): ({"text"}, set()),
     ("table", "rows"): ({"text", "instruction", "headers"}, {"instruction", "headers"}),
 }
 
@@ -413,6 +414,7 @@ class ChatPrompt(Prompt):
     - events / role_map: one question per event, ``{event}``, ``{trigger}``, ``{sentence}`` (the
       trigger's sentence), ``{roles}`` (a list), answered with a role -> strings object;
     - openie / tuple_list: answered with ``[subject, relation, object, ...]`` lists;
+    - annotate / tuple_list: a teacher's open-type NER answer, ``[entity, type]`` pairs;
     - table / rows: ``{instruction}`` and ``{headers}``, answered with rows.
 
     The text goes wherever ``{text}`` is (normally an early user turn)."""
@@ -451,7 +453,8 @@ class ChatPrompt(Prompt):
 
 @lru_cache(maxsize=64)
 def load_chat_prompt(task: str, name: str) -> ChatPrompt:
-    """Load a packaged prompt of ``task`` (``events``, ``openie``, ``table``) by name, or a YAML file."""
+    """Load a packaged prompt of ``task`` (``events``, ``openie``, ``table``, ``annotate``) by name, or a
+    YAML file."""
     prompt = _load_prompt(task, task, name, ChatPrompt)
     if prompt.task != task:
         raise InputError(f"prompt '{name}' is for task '{prompt.task}', not '{task}'")

@@ -5,9 +5,10 @@ shape than a list of strings:
 
 * :func:`parse_tuple_list`: open information extraction tuples (``[["Obama", "was born in", "Hawaii"]]``);
 * :func:`parse_role_map`: event arguments by role (``{"Attacker": ["hackers"], "Place": []}``);
-* :func:`parse_rows`: table rows by header (JSON, a markdown table or CSV-like lines).
+* :func:`parse_rows`: table rows by header (JSON, a markdown table or CSV-like lines);
+* :func:`parse_entity_pairs`: a teacher's open-type entities (``[("Obama", "person"), ...]``).
 
-All three read JSON and its Python-style and hand-written relatives through one tolerant reader: single or
+All of them read JSON and its Python-style and hand-written relatives through one tolerant reader: single or
 double quotes, apostrophes inside single-quoted words, unquoted keys and values, missing or trailing
 commas, ``null``/``None``, numbers and booleans (kept as their source text), ``(...)`` tuples, code fences,
 prose around the structure, and output cut off by the token limit (what is complete is kept). Every
@@ -30,6 +31,7 @@ __all__ = [
     "ParsedRoleMap",
     "ParsedRows",
     "ParsedTuples",
+    "parse_entity_pairs",
     "parse_role_map",
     "parse_rows",
     "parse_tuple_list",
@@ -1126,3 +1128,79 @@ def parse_rows(raw: str | None, headers: Sequence[str]) -> ParsedRows:
     if delimited:
         return ParsedRows(delimited, True)
     return ParsedRows([], found or delimited is not None)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Open-type entities: [entity, type] pairs
+
+_ENTITY_KEYS = ("entity", "text", "name", "span", "mention", "value", "word", "phrase", "entityname")
+_TYPE_KEYS = ("type", "entitytype", "label", "category", "class", "tag", "kind", "nertype")
+_PAIR_LINE = re.compile(
+    r"^[ \t]*(?:\d{1,3}[.):]|[-*\u2022+])?[ \t]*(?:\*\*)?[\"']?(?P<ent>[^\n:()\"']{1,200}?)[\"']?(?:\*\*)?"
+    r"[ \t]*(?:\((?P<t1>[^()\n]{1,60})\)|[:\u2013\u2014-][ \t]+(?P<t2>[^\n]{1,60}?))[ \t.;,]*$",
+    re.MULTILINE,
+)
+
+
+def _pair_from_map(node: _Map) -> list[ParsedString] | None:
+    keys = {_norm_key(k): v for k, v in node.pairs if k is not None}
+    ent = next((keys[k] for k in _ENTITY_KEYS if k in keys), None)
+    typ = next((keys[k] for k in _TYPE_KEYS if k in keys), None)
+    if isinstance(ent, _Scalar) and isinstance(typ, _Scalar) and ent.complete and typ.complete:
+        return [ent.parsed(), typ.parsed()]
+    return None
+
+
+def _pairs_from_node(node: _Node, out: list[list[ParsedString]], depth: int = 0) -> None:
+    """Objects with entity and type fields, and ``{type: [entities]}`` maps, anywhere in ``node``."""
+    if depth > _MAX_DEPTH or isinstance(node, _Scalar):
+        return
+    if isinstance(node, _Seq):
+        for item in node.items:
+            _pairs_from_node(item, out, depth + 1)
+        return
+    pair = _pair_from_map(node)
+    if pair is not None:
+        out.append(pair)
+        return
+    for key, value in node.pairs:
+        if key is None:
+            continue
+        label = ParsedString(key, 0, 0)
+        if isinstance(value, _Scalar) and value.complete and value.value:
+            out.append([value.parsed(), label])
+        elif isinstance(value, _Seq) and all(isinstance(v, _Scalar) for v in value.items):
+            out.extend([v.parsed(), label] for v in value.items if isinstance(v, _Scalar) and v.complete)
+        else:
+            _pairs_from_node(value, out, depth + 1)
+
+
+def parse_entity_pairs(raw: str | None) -> ParsedTuples:
+    """Recover ``[entity, type]`` pairs from a teacher's open-type NER answer. Never raises.
+
+    Accepted: lists of pairs (JSON lists or Python tuples, as the UniversalNER prompt asks; parts past
+    the second are ignored), objects with entity-like and type-like fields
+    (``{"entity": "Obama", "type": "person"}``, keys compared as in :func:`parse_tuple_list`), objects
+    mapping a type to its entities (``{"person": ["Obama"]}``), and, when no structure holds a pair, lines
+    such as ``Obama: person``, ``1. Obama (person)`` or ``- Obama - person``. Output cut off by the token
+    limit keeps its complete pairs. ``ok`` is True when a list, an object or pair lines were found.
+    """
+    found = parse_tuple_list(raw)
+    if found.items:
+        return ParsedTuples([parts[:2] for parts in found.items], True)
+    if not raw:
+        return ParsedTuples()
+    text = _strip_fences(raw)
+    items: list[list[ParsedString]] = []
+    for group in _groups(text):
+        for node in group:
+            _pairs_from_node(node, items)
+        if items:
+            return ParsedTuples(items, True)
+    for m in _PAIR_LINE.finditer(text):
+        t = "t1" if m.group("t1") is not None else "t2"
+        ent = ParsedString(m.group("ent").strip(), m.start("ent"), m.end("ent"))
+        typ = ParsedString(m.group(t).strip(), m.start(t), m.end(t))
+        if ent.value and typ.value:
+            items.append([ent, typ])
+    return ParsedTuples(items, bool(items) or found.ok)

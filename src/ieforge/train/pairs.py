@@ -21,7 +21,6 @@ from pydantic import BaseModel
 
 from ieforge._validation import read_model_lines
 from ieforge.corpus import CorpusExample, answer_f1, read_corpus
-from ieforge.corpus.formats import ANSWER_PREFIX
 from ieforge.errors import InputError
 from ieforge.models.base import Backend, Message
 
@@ -103,7 +102,7 @@ def make_pair(
             chosen_score=chosen_score,
             rejected_score=scores[worst],
             chosen_from=source,
-            prefix=ANSWER_PREFIX.get(example.style, ""),
+            prefix=example.prefix,
             samples=scores,
         ),
         scores,
@@ -121,7 +120,7 @@ def sample_answers(
         texts: dict[str, list[str]] = {}
         by_style: dict[tuple[str, tuple[str, ...]], list[CorpusExample]] = {}
         for ex in group:
-            key = (ANSWER_PREFIX.get(ex.style, ""), STOP.get(ex.style, ()))
+            key = (ex.prefix, STOP.get(ex.style, ()))
             by_style.setdefault(key, []).append(ex)
         for (prefix, stop), exs in by_style.items():
             chats: list[list[Message]] = [ex.prompt for ex in exs for _ in range(settings.samples)]

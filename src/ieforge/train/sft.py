@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from ieforge.corpus import read_corpus
-from ieforge.corpus.formats import ANSWER_PREFIX
 from ieforge.errors import InputError
 from ieforge.evaluate.runner import file_sha256
 from ieforge.train.common import (
@@ -49,7 +48,7 @@ def sft_dataset(settings: SFTSettings, tokenizer: Any) -> tuple[Any, dict[str, i
         raise InputError(f"{settings.corpus}: no training examples")
     rows, too_long = [], 0
     for ex in examples:
-        ids, mask = encode_chat(tokenizer, ex.messages, prefix=ANSWER_PREFIX.get(ex.style, ""))  # type: ignore[arg-type]
+        ids, mask = encode_chat(tokenizer, ex.messages, prefix=ex.prefix)  # type: ignore[arg-type]
         if len(ids) > settings.max_length:
             too_long += 1
             continue

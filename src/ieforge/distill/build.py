@@ -1,0 +1,185 @@
+"""Student training data from teacher annotations, in UniversalNER's conversation format.
+
+Each passage becomes one conversation: the text once, then one question per entity type
+(``What describes {type} in the text?`` in the published ``uniner`` prompt), each answered with the JSON
+list of that type's strings. Every type the teacher found is asked; negative types are asked too and
+answered ``[]``: the types the teacher said are absent, plus, for passages the teacher annotated
+completely, ``negatives`` types sampled from all types in proportion to how many passages have them.
+The order of the questions is shuffled. The result is an ieforge corpus file that
+``ieforge train sft`` trains on with the loss on every answer.
+
+Annotations of the same passage text from several files (two teachers, say) are merged first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ieforge.corpus.build import CorpusExample, Split, ner_conversation, stable_fraction
+from ieforge.distill.annotations import AnnotatedEntity, PassageAnnotation, dedupe_entities
+from ieforge.grounding import chunk_text
+from ieforge.prompts import load_ner_prompt
+
+DEFAULT_STUDENT_PROMPT = "uniner"
+
+
+@dataclass
+class DistillConfig:
+    negatives: int = 2
+    """frequency-sampled negative types per completely annotated passage"""
+    seed: int = 0
+    prompt: str = DEFAULT_STUDENT_PROMPT
+    """the NER prompt whose conversation the student learns (and is later evaluated with)"""
+    max_chars: int | None = None
+    """passages longer than this are split on sentence boundaries into pieces of at most this many
+    characters (None: never); pieces without any entity are left out"""
+    heldout_share: float = 0.0
+    """share of passages put in the held-out split (by a stable hash of the text)"""
+
+
+@dataclass
+class _Piece:
+    source: PassageAnnotation
+    start: int
+    text: str
+    entities: list[AnnotatedEntity]
+    known: set[str]
+    """every type whose presence in the piece is known (present ones and known-absent ones)"""
+
+
+def merge_annotations(annotations: Iterable[PassageAnnotation]) -> list[PassageAnnotation]:
+    """One annotation per distinct passage text: entities united, negatives that another teacher found
+    present dropped, complete when any of them is, teachers joined with ``+``. Passages whose
+    annotation failed (``error``) without entities are left out."""
+    merged: dict[str, PassageAnnotation] = {}
+    for ann in annotations:
+        if ann.error is not None and not ann.entities:
+            continue
+        old = merged.get(ann.text)
+        if old is None:
+            merged[ann.text] = ann.model_copy(deep=True)
+            continue
+        old.entities = dedupe_entities([*old.entities, *ann.entities])
+        old.negatives = list(dict.fromkeys([*old.negatives, *ann.negatives]))
+        old.complete = old.complete or ann.complete
+        if ann.teacher and ann.teacher not in old.teacher.split("+"):
+            old.teacher = f"{old.teacher}+{ann.teacher}" if old.teacher else ann.teacher
+    for ann in merged.values():
+        present = {e.type for e in ann.entities}
+        ann.negatives = [t for t in ann.negatives if t not in present]
+    return list(merged.values())
+
+
+def type_frequencies(annotations: Sequence[PassageAnnotation]) -> Counter[str]:
+    """How many passages have each type."""
+    return Counter(t for ann in annotations for t in {e.type for e in ann.entities})
+
+
+def _pieces(ann: PassageAnnotation, max_chars: int | None) -> list[_Piece]:
+    known = {e.type for e in ann.entities} | set(ann.negatives)
+    if max_chars is None or len(ann.text) <= max_chars:
+        return [_Piece(ann, 0, ann.text, list(ann.entities), known)]
+    out = []
+    for chunk in chunk_text(ann.text, max_chars, len, overlap_sentences=0):
+        inside = [
+            e.model_copy(update={"start": e.start - chunk.start, "end": e.end - chunk.start})
+            for e in ann.entities
+            if chunk.start <= e.start and e.end <= chunk.end
+        ]
+        out.append(_Piece(ann, chunk.start, chunk.text, inside, known))
+    # Pieces of a split passage with no entity would only repeat its negative questions.
+    return [p for p in out if p.entities] or out[:1]
+
+
+def _sample_negatives(
+    freq: Counter[str], exclude: set[str], k: int, rng: random.Random, types: Sequence[str]
+) -> list[str]:
+    """``k`` distinct types, not in ``exclude``, drawn with probability proportional to frequency
+    (weighted sampling without replacement by exponential keys)."""
+    if k <= 0:
+        return []
+    keyed = [(rng.random() ** (1.0 / freq[t]), t) for t in types if t not in exclude]
+    keyed.sort(reverse=True)
+    return [t for _, t in keyed[:k]]
+
+
+def build_examples(
+    annotations: Iterable[PassageAnnotation], config: DistillConfig | None = None
+) -> list[CorpusExample]:
+    """The student's training conversations (see the module docs), deterministic for a seed."""
+    config = config or DistillConfig()
+    prompt = load_ner_prompt(config.prompt)
+    merged = merge_annotations(annotations)
+    freq = type_frequencies(merged)
+    types = sorted(freq)
+    rng = random.Random(config.seed)
+    out: list[CorpusExample] = []
+    for ann in merged:
+        split: Split = "heldout" if stable_fraction("distill", ann.text) < config.heldout_share else "train"
+        for k, piece in enumerate(_pieces(ann, config.max_chars)):
+            by_type: dict[str, list[str]] = {}
+            for e in sorted(piece.entities, key=lambda e: (e.start, e.end)):
+                strings = by_type.setdefault(e.type, [])
+                if e.text not in strings:
+                    strings.append(e.text)
+            absent = sorted(piece.known - set(by_type))
+            sampled = (
+                _sample_negatives(freq, piece.known, config.negatives, rng, types) if ann.complete else []
+            )
+            asked = sorted(by_type) + absent + sampled
+            if not asked:
+                continue
+            rng.shuffle(asked)
+            messages = ner_conversation(prompt, piece.text, asked, by_type)
+            digest = hashlib.sha256(ann.text.encode("utf-8")).hexdigest()[:12]
+            out.append(
+                CorpusExample(
+                    id=f"distill:{digest}:{k}",
+                    dataset=ann.teacher or "teacher",
+                    source_id=f"{ann.id}" if piece.start == 0 else f"{ann.id}@{piece.start}",
+                    family="ner",
+                    kind="task",
+                    style="list",
+                    split=split,
+                    messages=[{"role": m["role"], "content": m["content"]} for m in messages],
+                    gold=[[s] for s in by_type.get(asked[-1], [])],
+                    assistant_prefix=prompt.assistant_prefix,
+                )
+            )
+    rng.shuffle(out)
+    return out
+
+
+def distill_stats(
+    annotations: Sequence[PassageAnnotation],
+    examples: Sequence[CorpusExample],
+    config: DistillConfig | None = None,
+) -> dict[str, Any]:
+    """What ``ieforge distill build`` prints: passages, types, entities, questions and the type
+    frequency head and tail."""
+    config = config or DistillConfig()
+    merged = merge_annotations(annotations)
+    freq = type_frequencies(merged)
+    opening = len(load_ner_prompt(config.prompt).chat("", "x")) - 1
+    questions = [m for ex in examples for m in ex.messages[opening:] if m["role"] == "assistant"]
+    empty = sum(1 for m in questions if m["content"].strip() in ("[]", ""))
+    return {
+        "annotation_records": len(annotations),
+        "passages": len(merged),
+        "complete_passages": sum(1 for a in merged if a.complete),
+        "failed_passages": sum(1 for a in annotations if a.error is not None),
+        "by_teacher": dict(Counter(a.teacher for a in merged)),
+        "conversations": len(examples),
+        "by_split": dict(Counter(e.split for e in examples)),
+        "entities": sum(len(a.entities) for a in merged),
+        "types": len(freq),
+        "types_seen_once": sum(1 for n in freq.values() if n == 1),
+        "questions": len(questions),
+        "negative_questions": empty,
+        "top_types": dict(freq.most_common(15)),
+    }
