@@ -24,14 +24,16 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
 
-def ner_rows() -> list[str]:
+def ner_rows(reports: list[tuple[str, str]] | None = None) -> list[str]:
+    """One row per ``(label, report file)`` (default: the alignment stages)."""
+    reports = reports or [(stage, f"align_ner_{stage}.json") for stage in STAGES]
     head = (
         "| model | AI F1 | literature F1 | music F1 | **CrossNER avg F1** | CoNLL-2003 F1 | CrossNER P / R"
         " | strings not in text | s / sentence |"
     )
     rows = [head, "|" + "---|" * 9]
-    for stage in STAGES:
-        report = _load(f"align_ner_{stage}.json")
+    for stage, name in reports:
+        report = _load(name)
         if report is None:
             continue
         by = {d["name"]: d for d in report["datasets"]}
@@ -85,9 +87,9 @@ def times(run: Path) -> list[str]:
     return rows
 
 
-def records(run: Path) -> list[str]:
+def records(run: Path, stages: tuple[str, ...] = ("sft", "dpo")) -> list[str]:
     rows = ["| model | examples / pairs | steps | train loss | train time |", "|---|---|---|---|---|"]
-    for stage in ("sft", "dpo"):
+    for stage in stages:
         path = run / stage / "ieforge-train.json"
         if not path.is_file():
             continue

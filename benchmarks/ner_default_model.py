@@ -6,6 +6,9 @@ and scores strict span micro-F1 (offsets + type). As in the UniversalNER evaluat
 ("else"/misc) is neither asked for nor scored.
 
     python benchmarks/ner_default_model.py --limit 20 --out benchmarks/results/ner_default_model.json
+
+A model written ``MODEL@PROMPT`` in ``--models`` is run with that prompt only (a trained student with the
+prompt it learned, say), the others with every prompt of ``--prompts``.
 """
 
 from __future__ import annotations
@@ -96,8 +99,9 @@ def main() -> None:
     rows = []
     out_path = Path(args.out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    for model in args.models.split(","):
-        for prompt in args.prompts.split(","):
+    for spec in args.models.split(","):
+        model, _, only = spec.partition("@")
+        for prompt in [only] if only else args.prompts.split(","):
             row = run_worker(
                 __file__,
                 args,

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Issue-7 benchmark: UniversalNER targeted distillation run for real, teacher -> data -> SmolLM2 student, all
+# with the `ieforge` command itself.
+#   passages: $PASSAGES passages (<= 300 characters) drawn from the text of 9 training sets (no labels;
+#             SemEval and CrossNER are kept out);
+#   annotate: the teacher ($TEACHER, the largest catalogue model) annotates them with open types
+#             ($TEACHER_PROMPT); the Pile-NER-derived ChatGPT annotations on disk are the second teacher;
+#   build:    UniversalNER conversations from both, $NEG frequency-sampled negative types per passage the
+#             local teacher annotated completely, passages cut to <= 600 characters;
+#   sft:      the alignment issue's SFT step on them (LoRA r=8, one epoch, loss on every answer);
+#   eval-*:   CrossNER AI / literature / music test, first $N sentences each, strict span F1, every type
+#             asked for every sentence (the student with the published `uniner` prompt it learned);
+#   speed:    teacher and student side by side on the first $S test sentences of each domain.
+# Usage (from the repository root): bash benchmarks/distill_uniner.sh [steps...]
+#   steps: passages annotate build sft eval-student eval-teacher eval-base speed (default: all)
+# Work files go to $RUN (default runs/distill, git-ignored); reports to benchmarks/results/distill_*.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+D=${IEFORGE_DATA:-../shared/data}
+RUN=${RUN:-runs/distill}
+N=${N:-40}
+S=${S:-10}
+PASSAGES=${PASSAGES:-12}
+NEG=${NEG:-2}
+TEACHER=${TEACHER:-qwen2.5-coder-1.5b}
+TEACHER_PROMPT=${TEACHER_PROMPT:-uniner-teacher}
+STUDENT=${STUDENT:-smollm2-135m}
+PILE=$D/pile_ner/slimer_subset/5pos_5neg_perNE_top391NEs_FalseDef/validation.jsonl
+OUT=benchmarks/results
+mkdir -p "$RUN" "$OUT"
+steps=${*:-passages annotate build sft eval-student eval-teacher eval-base speed}
+
+timed() {  # timed NAME COMMAND...: run, and append the wall time to $RUN/times.tsv
+  local name=$1 t0
+  shift
+  t0=$(date +%s)
+  "$@"
+  printf '%s\t%s\n' "$name" $(($(date +%s) - t0)) >>"$RUN/times.tsv"
+}
+
+evaluate() {  # evaluate NAME MODEL PROMPT
+  timed "eval-ner-$1" ieforge eval ner --model "$2" --prompt "$3" --limit "$N" \
+    --data crossner_ai="$D/crossner_ai/test.txt" \
+    --data crossner_literature="$D/crossner_literature/test.txt" \
+    --data crossner_music="$D/crossner_music/test.txt" \
+    --out "$OUT/distill_ner_$1.json"
+}
+
+for step in $steps; do
+  case $step in
+  passages)
+    timed passages ieforge distill passages --out "$RUN/passages.jsonl" --max-chars 300 --limit "$PASSAGES" \
+      --data conll2003="$D/conll2003/train.txt" \
+      --data wnut17="$D/wnut17/emerging.dev.conll" \
+      --data ncbi_disease="$D/ncbi_disease/train.tsv" \
+      --data bc5cdr="$D/bc5cdr/train.tsv" \
+      --data scierc="$D/scierc/train.json" \
+      --data fewrel="$D/fewrel/val_wiki.json" \
+      --data webnlg="$D/webnlg/train_triples.json" \
+      --data casie="$D/casie/annotation" \
+      --data rams="$D/rams/dev.jsonlines"
+    ;;
+  annotate)
+    timed annotate ieforge distill annotate --teacher "$TEACHER" --prompt "$TEACHER_PROMPT" \
+      --passages "$RUN/passages.jsonl" --out "$RUN/annotations.jsonl" --batch-size 8 --max-new-tokens 256
+    ;;
+  build)
+    timed build ieforge distill build --annotations "$PILE" --annotations "$RUN/annotations.jsonl" \
+      --negatives "$NEG" --max-chars 600 --out "$RUN/train.jsonl"
+    ;;
+  sft)
+    timed sft ieforge train sft --model "$STUDENT" --corpus "$RUN/train.jsonl" --out "$RUN/student" \
+      --max-length 512 --save-steps 50
+    ;;
+  eval-student) evaluate student "$RUN/student" uniner ;;
+  eval-teacher) evaluate teacher "$TEACHER" uniner-json ;;
+  eval-base) evaluate base-uniner "$STUDENT" uniner ;;
+  speed)
+    timed speed python benchmarks/ner_default_model.py --split test --limit "$S" \
+      --models "$STUDENT@uniner,$RUN/student@uniner,$TEACHER@uniner-json" --out "$OUT/distill_speed.json"
+    ;;
+  *)
+    echo "unknown step: $step" >&2
+    exit 2
+    ;;
+  esac
+done
