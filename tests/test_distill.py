@@ -169,10 +169,10 @@ def test_annotation_files_round_trip_and_bad_lines_are_named(tmp_path: Path, pil
     own.write_text("".join(a.model_dump_json() + "\n" for a in anns), encoding="utf-8")
     assert read_annotations(own) == anns
     own.write_text(anns[0].model_dump_json() + "\n" + '{"id": "x"}\n', encoding="utf-8")
-    with pytest.raises(InputError, match=r"own.jsonl:2: not an annotation record"):
+    with pytest.raises(InputError, match=r"own.jsonl: line 2: not a passage annotation"):
         read_annotations(own)
     own.write_text("{broken\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"own.jsonl:1: invalid JSON"):
+    with pytest.raises(InputError, match=r"own.jsonl: line 1: not valid JSON"):
         read_annotations(own)
     bad = tmp_path / "pile_bad.jsonl"
     bad.write_text(
@@ -181,7 +181,7 @@ def test_annotation_files_round_trip_and_bad_lines_are_named(tmp_path: Path, pil
         + _pile_line("1:1", "x", "other", [])
         + "\n"
     )
-    with pytest.raises(InputError, match=r"pile_bad.jsonl:2: passage 1 has a different text"):
+    with pytest.raises(InputError, match=r"pile_bad.jsonl: line 2: passage 1 has a different text"):
         read_annotations(bad)
 
 

@@ -11,14 +11,15 @@ they get frequency-sampled negative types when training data is built.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from ieforge._validation import describe_validation_error
+from ieforge._validation import read_model_lines
+from ieforge.data._common import read_jsonl
 from ieforge.errors import InputError
 from ieforge.grounding import find_mentions
 from ieforge.prompts.parsers import parse_string_list
@@ -161,44 +162,27 @@ def read_annotations(path: str | Path) -> list[PassageAnnotation]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    lines = list(_json_lines(path))
+    lines = read_jsonl(path, "annotation file")
     if not lines:
         return []
-    if set(lines[0][1]) >= PILE_NER_KEYS:
+    first = lines[0][1]
+    if isinstance(first, dict) and set(first) >= PILE_NER_KEYS:
         return _pile_ner(path, lines)
-    out: list[PassageAnnotation] = []
-    for lineno, obj in lines:
-        try:
-            out.append(PassageAnnotation.model_validate(obj))
-        except ValidationError as exc:
-            raise InputError(
-                f"{path}:{lineno}: not an annotation record: {describe_validation_error(exc)}"
-            ) from None
-    return out
+    return read_model_lines(path, PassageAnnotation, "passage annotation")
 
 
-def _json_lines(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                raise InputError(f"{path}:{lineno}: invalid JSON ({exc})") from None
-            if not isinstance(obj, dict):
-                raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-            yield lineno, obj
-
-
-def _pile_ner(path: Path, lines: list[tuple[int, dict[str, object]]]) -> list[PassageAnnotation]:
+def _pile_ner(path: Path, lines: list[tuple[int, Any]]) -> list[PassageAnnotation]:
     """Group the one-question-per-line Pile-NER records by passage."""
     passages: dict[str, PassageAnnotation] = {}
     found: dict[str, list[AnnotatedEntity]] = {}
     for lineno, obj in lines:
+        if not isinstance(obj, dict):
+            raise InputError(f"{path}: line {lineno}: expected a JSON object, got {type(obj).__name__}")
         text, tag, answer = obj.get("input"), obj.get("tagName"), obj.get("output")
         if not isinstance(text, str) or not isinstance(tag, str) or not isinstance(answer, str):
-            raise InputError(f"{path}:{lineno}: Pile-NER line needs string fields input, tagName, output")
+            raise InputError(
+                f"{path}: line {lineno}: a Pile-NER line needs the string fields input, tagName and output"
+            )
         pair_id = str(obj.get("doc_question_pairID") or f"line{lineno}")
         doc = pair_id.split(":", 1)[0]
         ann = passages.get(doc)
@@ -207,7 +191,9 @@ def _pile_ner(path: Path, lines: list[tuple[int, dict[str, object]]]) -> list[Pa
                 id=f"pile-ner:{doc}", text=text, complete=False, teacher="chatgpt (Pile-NER)"
             )
         elif ann.text != text:
-            raise InputError(f"{path}:{lineno}: passage {doc} has a different text than on an earlier line")
+            raise InputError(
+                f"{path}: line {lineno}: passage {doc} has a different text than on an earlier line"
+            )
         parsed = parse_string_list(answer)
         if not parsed.ok:
             ann.stats.unparsed += 1
