@@ -213,7 +213,7 @@ def test_conversation_is_the_universalner_format() -> None:
         "a", PASSAGE_A, [("Ada Lovelace", "person"), ("London", "city"), ("Analytical Engine", "machine")]
     )
     others = [
-        _ann(f"o{i}", f"Text number {i} about Bob.", [("Bob", "person"), ("Text", "word")]) for i in range(5)
+        _ann(f"o{i}", f"Text number {i} about Bob.", [("Bob", "person"), ("Text", "thing")]) for i in range(5)
     ]
     examples = build_examples([ann, *others], DistillConfig(negatives=1, seed=3))
     ex = next(e for e in examples if e.source_id == "a")
@@ -229,13 +229,13 @@ def test_conversation_is_the_universalner_format() -> None:
     assert sum(1 for m in msgs if PASSAGE_A in m["content"]) == 1  # the text once
     asked = [q["content"].removeprefix("What describes ").removesuffix(" in the text?") for q in questions]
     assert all(q["content"] == f"What describes {t} in the text?" for q, t in zip(questions, asked))
-    assert sorted(asked) == ["city", "machine", "person", "word"]  # 3 present + 1 sampled negative
+    assert sorted(asked) == ["city", "machine", "person", "thing"]  # 3 present + 1 sampled negative
     got = dict(zip(asked, (json.loads(a["content"]) for a in answers)))
     assert got == {
         "person": ["Ada Lovelace"],
         "city": ["London"],
         "machine": ["Analytical Engine"],
-        "word": [],
+        "thing": [],
     }
     assert (ex.family, ex.kind, ex.style, ex.assistant_prefix, ex.prefix) == ("ner", "task", "list", "", "")
     assert ex.gold == [[s] for s in got[asked[-1]]]
@@ -339,3 +339,13 @@ def test_shards_split_ids_without_overlap() -> None:
     parts = [[i for i in ids if in_shard(i, (k, 3))] for k in range(3)]
     assert sorted(i for p in parts for i in p) == sorted(ids)
     assert all(60 < len(p) < 140 for p in parts)
+
+
+def test_part_of_speech_types_are_left_out_unless_kept() -> None:
+    ann = _ann(
+        "a", "The big dog barked at Alice.", [("big", "adjective"), ("barked", "verb"), ("Alice", "person")]
+    )
+    (ex,) = build_examples([ann], DistillConfig(negatives=0))
+    assert [m["content"] for m in ex.messages[3::2]] == ["What describes person in the text?"]
+    (ex,) = build_examples([ann], DistillConfig(negatives=0, drop_types=frozenset()))
+    assert len(ex.messages[3::2]) == 3

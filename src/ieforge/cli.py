@@ -1246,13 +1246,22 @@ def distill_build(
     max_chars: Annotated[int, typer.Option(help="split longer passages into pieces (0: never)")] = 0,
     heldout: Annotated[float, typer.Option(help="share of passages held out")] = 0.0,
     seed: Annotated[int, typer.Option(help="seed for negatives and question order")] = 0,
+    keep_all_types: Annotated[
+        bool, typer.Option(help="keep part-of-speech types (adjective, verb ...) teachers sometimes give")
+    ] = False,
 ) -> None:
     """Turn annotations into UniversalNER conversations: one question per type, negatives answered []."""
     from ieforge.corpus import write_corpus
     from ieforge.distill import DistillConfig, build_examples, distill_stats, read_annotations
+    from ieforge.distill.build import GRAMMATICAL_TYPES
 
     config = DistillConfig(
-        negatives=negatives, seed=seed, prompt=prompt, max_chars=max_chars or None, heldout_share=heldout
+        negatives=negatives,
+        seed=seed,
+        prompt=prompt,
+        max_chars=max_chars or None,
+        heldout_share=heldout,
+        drop_types=frozenset() if keep_all_types else GRAMMATICAL_TYPES,
     )
     try:
         records = [a for path in annotations for a in read_annotations(path)]

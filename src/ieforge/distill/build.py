@@ -26,6 +26,27 @@ from ieforge.grounding import chunk_text
 from ieforge.prompts import load_ner_prompt
 
 DEFAULT_STUDENT_PROMPT = "uniner"
+GRAMMATICAL_TYPES = frozenset(
+    {
+        "adjective",
+        "adverb",
+        "article",
+        "conjunction",
+        "determiner",
+        "interjection",
+        "noun",
+        "noun phrase",
+        "preposition",
+        "pronoun",
+        "punctuation",
+        "exclamation mark",
+        "question mark",
+        "verb",
+        "verb phrase",
+        "word",
+    }
+)
+"""part-of-speech labels small teachers give words when asked for entities; left out by default"""
 
 
 @dataclass
@@ -40,6 +61,8 @@ class DistillConfig:
     characters (None: never); pieces without any entity are left out"""
     heldout_share: float = 0.0
     """share of passages put in the held-out split (by a stable hash of the text)"""
+    drop_types: frozenset[str] = GRAMMATICAL_TYPES
+    """entity types left out of the data (their entities are neither asked for nor sampled)"""
 
 
 @dataclass
@@ -73,6 +96,17 @@ def merge_annotations(annotations: Iterable[PassageAnnotation]) -> list[PassageA
         present = {e.type for e in ann.entities}
         ann.negatives = [t for t in ann.negatives if t not in present]
     return list(merged.values())
+
+
+def _without(ann: PassageAnnotation, types: frozenset[str]) -> PassageAnnotation:
+    if not types:
+        return ann
+    return ann.model_copy(
+        update={
+            "entities": [e for e in ann.entities if e.type not in types],
+            "negatives": [t for t in ann.negatives if t not in types],
+        }
+    )
 
 
 def type_frequencies(annotations: Sequence[PassageAnnotation]) -> Counter[str]:
@@ -114,7 +148,7 @@ def build_examples(
     """The student's training conversations (see the module docs), deterministic for a seed."""
     config = config or DistillConfig()
     prompt = load_ner_prompt(config.prompt)
-    merged = merge_annotations(annotations)
+    merged = [_without(ann, config.drop_types) for ann in merge_annotations(annotations)]
     freq = type_frequencies(merged)
     types = sorted(freq)
     rng = random.Random(config.seed)
@@ -163,7 +197,8 @@ def distill_stats(
     """What ``ieforge distill build`` prints: passages, types, entities, questions and the type
     frequency head and tail."""
     config = config or DistillConfig()
-    merged = merge_annotations(annotations)
+    everything = merge_annotations(annotations)
+    merged = [_without(ann, config.drop_types) for ann in everything]
     freq = type_frequencies(merged)
     opening = len(load_ner_prompt(config.prompt).chat("", "x")) - 1
     questions = [m for ex in examples for m in ex.messages[opening:] if m["role"] == "assistant"]
@@ -177,6 +212,8 @@ def distill_stats(
         "conversations": len(examples),
         "by_split": dict(Counter(e.split for e in examples)),
         "entities": sum(len(a.entities) for a in merged),
+        "entities_of_dropped_types": sum(len(a.entities) for a in everything)
+        - sum(len(a.entities) for a in merged),
         "types": len(freq),
         "types_seen_once": sum(1 for n in freq.values() if n == 1),
         "questions": len(questions),
