@@ -98,6 +98,12 @@ def test_teacher_run_survives_a_kill_and_a_failing_passage(
         assert a.stats.ungrounded + a.stats.bad_type <= a.stats.pairs
     again = annotate_file(teacher, passages, out)
     assert again["written"] == 0 and again["already_done"] == 4
+    healed = Teacher(small_backend, prompt="open-json", max_new_tokens=24)
+    again = annotate_file(healed, passages, out, retry_errors=True)
+    assert (again["retried"], again["written"], again["already_done"], again["errors"]) == (1, 1, 3, 0)
+    anns = read_annotations(out)
+    assert sorted(a.id for a in anns) == sorted(r["id"] for r in records)
+    assert all(a.error is None for a in anns)
 
 
 def test_distillation_end_to_end(small_backend: Backend, passages: Path, tmp_path: Path) -> None:

@@ -1193,6 +1193,9 @@ def distill_annotate(
         str, typer.Option(help="uniner-teacher (published), open-json, or a YAML file")
     ] = "uniner-teacher",
     shard: Annotated[str | None, typer.Option(help="I/N: annotate only shard I of N (stable hash)")] = None,
+    retry_errors: Annotated[
+        bool, typer.Option(help="annotate again the passages that failed before")
+    ] = False,
     batch_size: Annotated[int, typer.Option(help="passages generated together")] = 8,
     max_new_tokens: Annotated[int, typer.Option(help="answer length limit per passage")] = 384,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
@@ -1222,6 +1225,7 @@ def distill_annotate(
                 passages,
                 output,
                 shard=part,
+                retry_errors=retry_errors,
                 on_start=started,
                 on_done=lambda n: bar.advance(task, n),
             )
@@ -1229,7 +1233,10 @@ def distill_annotate(
         raise _fail(str(exc)) from None
     out.print_json(json.dumps(counts))
     if counts["errors"]:
-        err.print(f"[yellow]{counts['errors']} passages failed; their lines carry the error[/]")
+        err.print(
+            f"[yellow]{counts['errors']} passages failed; their lines carry the error "
+            "(--retry-errors annotates them again)[/]"
+        )
 
 
 @distill_app.command("build")

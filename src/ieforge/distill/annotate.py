@@ -16,12 +16,14 @@ on.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ieforge.batch import Record, run_jsonl
+from ieforge.batch import Record, done_ids, run_jsonl
 from ieforge.distill.annotations import AnnotationStats, PassageAnnotation, dedupe_entities, ground_pairs
 from ieforge.grounding import Chunk, chunk_text
 from ieforge.models.base import Backend, Chat, Generation
@@ -130,13 +132,16 @@ def annotate_file(
     out: str | Path,
     *,
     shard: tuple[int, int] | None = None,
+    retry_errors: bool = False,
     on_start: Callable[[int, int], None] | None = None,
     on_done: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Annotate a passage JSONL (``{"id", "text"}`` lines) into ``out``, appending and resuming.
 
-    Returns counts: passages written now and found done, entities, dropped strings, unparsed answers
-    and passages with errors."""
+    With ``retry_errors`` the passages written with an ``error`` by an earlier run are taken out of
+    ``out`` first and annotated again. Returns counts: passages written now and found done, entities,
+    dropped strings, unparsed answers, passages with errors and passages retried."""
+    retried = _drop_failed(Path(out)) if retry_errors else 0
     counts = {
         "written": 0,
         "already_done": 0,
@@ -146,6 +151,7 @@ def annotate_file(
         "bad_type": 0,
         "unparsed": 0,
         "errors": 0,
+        "retried": retried,
     }
 
     def started(pending: int, done: int) -> None:
@@ -167,3 +173,25 @@ def annotate_file(
 
     counts["written"] = run_jsonl(passages, out, process, on_start=started, shard=shard)
     return counts
+
+
+def _drop_failed(path: Path) -> int:
+    """Rewrite ``path`` without its lines that carry an error (atomically); how many were dropped."""
+    if not path.is_file():
+        return 0
+    done_ids(path)  # cuts a torn last line first
+    kept, dropped = [], 0
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        try:
+            failed = json.loads(line).get("error") is not None
+        except (ValueError, AttributeError):
+            failed = False
+        if failed:
+            dropped += 1
+        else:
+            kept.append(line)
+    if dropped:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(kept), encoding="utf-8")
+        os.replace(tmp, path)
+    return dropped
