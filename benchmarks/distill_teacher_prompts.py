@@ -1,9 +1,9 @@
 """Compare the teacher's answers under two prompts on the same passages: how many (entity, type) pairs,
 how many of their strings are not in the passage, how many part-of-speech "types", how many types.
 
-Usage (from the repository root), after `distill_uniner.sh annotate` and an `open-json` run on a subset:
+Usage (from the repository root), as `distill_uniner.sh teacher-prompts` runs it:
     python benchmarks/distill_teacher_prompts.py runs/distill/annotations.jsonl \
-        runs/distill/annotations_open-json_18.jsonl --out benchmarks/results/distill_teacher_prompts.json
+        runs/distill/annotations_open-json.jsonl --out benchmarks/results/distill_teacher_prompts.json
 Only passages present in every file are counted.
 """
 

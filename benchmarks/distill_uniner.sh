@@ -12,15 +12,16 @@
 #             asked for every sentence (the student with the published `uniner` prompt it learned);
 #   speed:    teacher and student side by side on the first $S test sentences of each domain.
 # Usage (from the repository root): bash benchmarks/distill_uniner.sh [steps...]
-#   steps: passages annotate build sft eval-student eval-teacher eval-base speed (default: all)
+#   steps: passages annotate build sft eval-student eval-teacher eval-base speed teacher-prompts
+#          (default: all)
 # Work files go to $RUN (default runs/distill, git-ignored); reports to benchmarks/results/distill_*.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${IEFORGE_DATA:-../shared/data}
 RUN=${RUN:-runs/distill}
 N=${N:-40}
-S=${S:-10}
-PASSAGES=${PASSAGES:-12}
+S=${S:-5}
+PASSAGES=${PASSAGES:-8}
 NEG=${NEG:-2}
 TEACHER=${TEACHER:-qwen2.5-coder-1.5b}
 TEACHER_PROMPT=${TEACHER_PROMPT:-uniner-teacher}
@@ -28,7 +29,7 @@ STUDENT=${STUDENT:-smollm2-135m}
 PILE=$D/pile_ner/slimer_subset/5pos_5neg_perNE_top391NEs_FalseDef/validation.jsonl
 OUT=benchmarks/results
 mkdir -p "$RUN" "$OUT"
-steps=${*:-passages annotate build sft eval-student eval-teacher eval-base speed}
+steps=${*:-passages annotate build sft eval-student eval-teacher eval-base speed teacher-prompts}
 
 timed() {  # timed NAME COMMAND...: run, and append the wall time to $RUN/times.tsv
   local name=$1 t0
@@ -75,6 +76,20 @@ for step in $steps; do
   eval-student) evaluate student "$RUN/student" uniner ;;
   eval-teacher) evaluate teacher "$TEACHER" uniner-json ;;
   eval-base) evaluate base-uniner "$STUDENT" uniner ;;
+  teacher-prompts)  # the teacher under ieforge's open-json prompt on 2 passages per dataset, compared
+    python -c 'import json, sys
+seen = {}
+for line in open(sys.argv[1]):
+    p = json.loads(line)
+    if seen.setdefault(p["source"], 0) < 2:
+        seen[p["source"]] += 1
+        print(line, end="")' "$RUN/passages.jsonl" >"$RUN/passages_2each.jsonl"
+    timed annotate-open-json ieforge distill annotate --teacher "$TEACHER" --prompt open-json \
+      --passages "$RUN/passages_2each.jsonl" --out "$RUN/annotations_open-json.jsonl" --batch-size 8 \
+      --max-new-tokens 256
+    python benchmarks/distill_teacher_prompts.py "$RUN/annotations.jsonl" "$RUN/annotations_open-json.jsonl" \
+      --out "$OUT/distill_teacher_prompts.json"
+    ;;
   speed)
     timed speed python benchmarks/ner_default_model.py --split test --limit "$S" \
       --models "$STUDENT@uniner,$RUN/student@uniner,$TEACHER@uniner-json" --out "$OUT/distill_speed.json"
