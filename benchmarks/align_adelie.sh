@@ -23,13 +23,7 @@ OUT=benchmarks/results
 mkdir -p "$RUN" "$OUT"
 steps=${*:-corpus sft pairs dpo eval-base eval-sft eval-dpo}
 
-timed() {  # timed NAME COMMAND...: run, and append the wall time to $RUN/times.tsv
-  local name=$1 t0
-  shift
-  t0=$(date +%s)
-  "$@"
-  printf '%s\t%s\n' "$name" $(($(date +%s) - t0)) >>"$RUN/times.tsv"
-}
+source benchmarks/common.sh
 
 evaluate() {  # evaluate NAME MODEL
   timed "eval-ner-$1" ieforge eval ner --model "$2" --limit "$N" \
@@ -47,14 +41,7 @@ for step in $steps; do
   case $step in
   corpus)
     timed corpus ieforge corpus build --out "$RUN/corpus.jsonl" --limit 400 --seed 0 \
-      --data conll2003="$D/conll2003/train.txt" \
-      --data wnut17="$D/wnut17/emerging.dev.conll" \
-      --data ncbi_disease="$D/ncbi_disease/train.tsv" \
-      --data bc5cdr="$D/bc5cdr/train.tsv" \
-      --data scierc="$D/scierc/train.json" \
-      --data fewrel="$D/fewrel/val_wiki.json" \
-      --data webnlg="$D/webnlg/train_triples.json" \
-      --data casie="$D/casie/annotation"
+      "${TRAIN_SETS[@]}"
     ;;
   sft)
     timed sft ieforge train sft --model "$BASE" --corpus "$RUN/corpus.jsonl" --out "$RUN/sft" \

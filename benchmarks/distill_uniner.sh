@@ -31,13 +31,7 @@ OUT=benchmarks/results
 mkdir -p "$RUN" "$OUT"
 steps=${*:-passages annotate build sft eval-student eval-teacher eval-base speed teacher-prompts}
 
-timed() {  # timed NAME COMMAND...: run, and append the wall time to $RUN/times.tsv
-  local name=$1 t0
-  shift
-  t0=$(date +%s)
-  "$@"
-  printf '%s\t%s\n' "$name" $(($(date +%s) - t0)) >>"$RUN/times.tsv"
-}
+source benchmarks/common.sh
 
 evaluate() {  # evaluate NAME MODEL PROMPT
   timed "eval-ner-$1" ieforge eval ner --model "$2" --prompt "$3" --limit "$N" \
@@ -51,15 +45,7 @@ for step in $steps; do
   case $step in
   passages)
     timed passages ieforge distill passages --out "$RUN/passages.jsonl" --max-chars 300 --limit "$PASSAGES" \
-      --data conll2003="$D/conll2003/train.txt" \
-      --data wnut17="$D/wnut17/emerging.dev.conll" \
-      --data ncbi_disease="$D/ncbi_disease/train.tsv" \
-      --data bc5cdr="$D/bc5cdr/train.tsv" \
-      --data scierc="$D/scierc/train.json" \
-      --data fewrel="$D/fewrel/val_wiki.json" \
-      --data webnlg="$D/webnlg/train_triples.json" \
-      --data casie="$D/casie/annotation" \
-      --data rams="$D/rams/dev.jsonlines"
+      "${TRAIN_SETS[@]}" --data rams="$D/rams/dev.jsonlines"
     ;;
   annotate)
     timed annotate ieforge distill annotate --teacher "$TEACHER" --prompt "$TEACHER_PROMPT" \

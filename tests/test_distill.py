@@ -349,3 +349,16 @@ def test_part_of_speech_types_are_left_out_unless_kept() -> None:
     assert [m["content"] for m in ex.messages[3::2]] == ["What describes person in the text?"]
     (ex,) = build_examples([ann], DistillConfig(negatives=0, drop_types=frozenset()))
     assert len(ex.messages[3::2]) == 3
+
+
+def test_corpus_lines_carry_a_prefix_only_when_they_have_their_own(tmp_path: Path) -> None:
+    from ieforge.corpus import write_corpus
+
+    ann = _ann("a", "Berlin is a city.", [("Berlin", "city")])
+    (ex,) = build_examples([ann], DistillConfig(negatives=0))
+    plain = ex.model_copy(update={"assistant_prefix": None})
+    path = tmp_path / "c.jsonl"
+    write_corpus([ex, plain], path)
+    first, second = (json.loads(x) for x in path.read_text().splitlines())
+    assert first["assistant_prefix"] == "" and "assistant_prefix" not in second  # older corpora unchanged
+    assert [e.prefix for e in read_corpus(path)] == ["", "["]

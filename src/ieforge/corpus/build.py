@@ -452,7 +452,9 @@ def write_corpus(examples: Iterable[CorpusExample], path: str | Path) -> int:
     n = 0
     with open(path, "w", encoding="utf-8") as f:
         for e in examples:
-            f.write(e.model_dump_json() + "\n")
+            # a line without its own prefix is written as before the field existed (same bytes, same sha256)
+            unset = {"assistant_prefix"} if e.assistant_prefix is None else None
+            f.write(e.model_dump_json(exclude=unset) + "\n")
             n += 1
     return n
 
