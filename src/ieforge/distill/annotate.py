@@ -113,7 +113,7 @@ class Teacher:
                 stats.unparsed += 1
                 continue
             pairs = [(parts[0].value, parts[1].value) for parts in parsed.items if len(parts) >= 2]
-            entities += ground_pairs(text, pairs, stats, offset=chunk.start, within=chunk.text)
+            entities += ground_pairs(chunk.text, pairs, stats, offset=chunk.start)
         return PassageAnnotation(
             id=pid,
             text=text,

@@ -60,21 +60,15 @@ class PassageAnnotation(BaseModel):
     error: str | None = None
     """why the teacher gave no answer for this passage (the passage then has no entities)"""
 
-    def types(self) -> list[str]:
-        """The types present, in order of first mention."""
-        seen: dict[str, None] = {}
-        for e in sorted(self.entities, key=lambda e: (e.start, e.end)):
-            seen.setdefault(e.type, None)
-        return list(seen)
 
-    def by_type(self) -> dict[str, list[str]]:
-        """Each present type's distinct entity strings, in order of first mention."""
-        out: dict[str, list[str]] = {}
-        for e in sorted(self.entities, key=lambda e: (e.start, e.end)):
-            strings = out.setdefault(e.type, [])
-            if e.text not in strings:
-                strings.append(e.text)
-        return out
+def strings_by_type(entities: Iterable[AnnotatedEntity]) -> dict[str, list[str]]:
+    """Each type's distinct entity strings, types and strings in order of first mention."""
+    out: dict[str, list[str]] = {}
+    for e in sorted(entities, key=lambda e: (e.start, e.end)):
+        strings = out.setdefault(e.type, [])
+        if e.text not in strings:
+            strings.append(e.text)
+    return out
 
 
 # ----- type names --------------------------------------------------------------------------------
@@ -115,16 +109,12 @@ def normalize_type(name: str) -> str | None:
 
 
 def ground_pairs(
-    text: str,
-    pairs: Iterable[tuple[str, str]],
-    stats: AnnotationStats,
-    offset: int = 0,
-    within: str | None = None,
+    text: str, pairs: Iterable[tuple[str, str]], stats: AnnotationStats, offset: int = 0
 ) -> list[AnnotatedEntity]:
-    """Entities for (entity string, type) pairs: every occurrence of the string in ``within`` (default
-    ``text``; offsets shifted by ``offset`` into ``text``), the type normalized. Pairs whose string is
-    not there, or whose type is unusable, are dropped and counted in ``stats``."""
-    haystack = text if within is None else within
+    """Entities for (entity string, type) pairs: every occurrence of the string in ``text`` (a piece of
+    a passage that starts ``offset`` characters into it: offsets are shifted by that), the type
+    normalized. Pairs whose string is not there, or whose type is unusable, are dropped and counted in
+    ``stats``."""
     out: list[AnnotatedEntity] = []
     for surface, raw_type in pairs:
         stats.pairs += 1
@@ -133,12 +123,12 @@ def ground_pairs(
             stats.bad_type += 1
             continue
         surface = surface.strip()
-        mentions = find_mentions(haystack, surface) if surface else []
+        mentions = find_mentions(text, surface) if surface else []
         if not mentions:
             stats.ungrounded += 1
             continue
         for s, e in mentions:
-            out.append(AnnotatedEntity(start=offset + s, end=offset + e, text=haystack[s:e], type=label))
+            out.append(AnnotatedEntity(start=offset + s, end=offset + e, text=text[s:e], type=label))
     return out
 
 
@@ -174,7 +164,6 @@ def read_annotations(path: str | Path) -> list[PassageAnnotation]:
 def _pile_ner(path: Path, lines: list[tuple[int, Any]]) -> list[PassageAnnotation]:
     """Group the one-question-per-line Pile-NER records by passage."""
     passages: dict[str, PassageAnnotation] = {}
-    found: dict[str, list[AnnotatedEntity]] = {}
     for lineno, obj in lines:
         if not isinstance(obj, dict):
             raise InputError(f"{path}: line {lineno}: expected a JSON object, got {type(obj).__name__}")
@@ -198,13 +187,12 @@ def _pile_ner(path: Path, lines: list[tuple[int, Any]]) -> list[PassageAnnotatio
         if not parsed.ok:
             ann.stats.unparsed += 1
             continue
-        ents = ground_pairs(text, ((item.value, tag) for item in parsed.items), ann.stats)
+        ann.entities += ground_pairs(text, ((item.value, tag) for item in parsed.items), ann.stats)
         label = normalize_type(tag)
         if not parsed.items and label is not None and label not in ann.negatives:
             ann.negatives.append(label)
-        found.setdefault(doc, []).extend(ents)
-    for doc, ann in passages.items():
-        ann.entities = dedupe_entities(found.get(doc, []))
+    for ann in passages.values():
+        ann.entities = dedupe_entities(ann.entities)
         present = {e.type for e in ann.entities}
         ann.negatives = [t for t in ann.negatives if t not in present]
     return list(passages.values())

@@ -21,7 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ieforge.corpus.build import CorpusExample, Split, ner_conversation, stable_fraction
-from ieforge.distill.annotations import AnnotatedEntity, PassageAnnotation, dedupe_entities
+from ieforge.distill.annotations import (
+    AnnotatedEntity,
+    PassageAnnotation,
+    dedupe_entities,
+    strings_by_type,
+)
 from ieforge.grounding import chunk_text
 from ieforge.prompts import load_ner_prompt
 
@@ -156,11 +161,7 @@ def build_examples(
     for ann in merged:
         split: Split = "heldout" if stable_fraction("distill", ann.text) < config.heldout_share else "train"
         for k, piece in enumerate(_pieces(ann, config.max_chars)):
-            by_type: dict[str, list[str]] = {}
-            for e in sorted(piece.entities, key=lambda e: (e.start, e.end)):
-                strings = by_type.setdefault(e.type, [])
-                if e.text not in strings:
-                    strings.append(e.text)
+            by_type = strings_by_type(piece.entities)
             absent = sorted(piece.known - set(by_type))
             sampled = (
                 _sample_negatives(freq, piece.known, config.negatives, rng, types) if ann.complete else []
