@@ -8,6 +8,7 @@ from pathlib import Path
 from ieforge.errors import ModelNotFoundError
 from ieforge.models.base import Backend, Chat, Generation, Message
 from ieforge.models.catalogue import CATALOGUE, DEFAULT_MODEL, CatalogueEntry, file_sha256, find_entry
+from ieforge.models.threads import apply_to_torch, set_threads, thread_count
 
 __all__ = [
     "CATALOGUE",
@@ -18,19 +19,26 @@ __all__ = [
     "Generation",
     "Message",
     "load_model",
+    "set_threads",
+    "thread_count",
 ]
 
+LLAMACPP_SCHEME = "llamacpp:"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def load_model(name_or_path: str | None = None, *, device: str = "auto", dtype: str = "auto") -> Backend:
     """Load a model by catalogue name, local GGUF file, local model directory or Hugging Face hub id.
 
-    Catalogue models are checked against their pinned sha256 before loading.
+    Catalogue models are checked against their pinned sha256 before loading. ``llamacpp:NAME`` runs a
+    catalogue model or GGUF file with llama.cpp instead (the ``ieforge[llamacpp]`` extra).
     """
     from ieforge.models.transformers import TransformersBackend, cached_conversion
 
     name = (name_or_path or DEFAULT_MODEL).strip()
+    if name.startswith(LLAMACPP_SCHEME):
+        return _load_llamacpp(name[len(LLAMACPP_SCHEME) :].strip())
+    apply_to_torch()
     entry = find_entry(name)
     if entry is not None:
         entry.verify()
@@ -73,6 +81,21 @@ def load_model(name_or_path: str | None = None, *, device: str = "auto", dtype: 
     raise ModelNotFoundError(
         f"unknown model '{name}': not a catalogue name ({known}), an existing path, or a hub id like org/name"
     )
+
+
+def _load_llamacpp(name: str) -> Backend:
+    """A catalogue model (its verified GGUF) or a GGUF file, run with llama.cpp."""
+    from ieforge.models.llamacpp import LlamaCppBackend
+
+    entry = find_entry(name or DEFAULT_MODEL)
+    if entry is not None:
+        return LlamaCppBackend.from_gguf(entry.weight_file(), name=f"{LLAMACPP_SCHEME}{entry.name}")
+    path = Path(name).expanduser()
+    if not path.is_file() or path.suffix.lower() != ".gguf":
+        raise ModelNotFoundError(
+            f"llama.cpp runs GGUF files: '{name}' is not a catalogue name or a .gguf file"
+        )
+    return LlamaCppBackend.from_gguf(path, name=f"{LLAMACPP_SCHEME}{path.name}")
 
 
 def _load_adapter(path: Path, *, device: str, dtype: str) -> Backend:

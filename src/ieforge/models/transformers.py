@@ -8,18 +8,22 @@ seconds.
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import logging
 import math
 import shutil
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ieforge.errors import ModelLoadError
 from ieforge.models.base import Chat, Generation
 from ieforge.models.catalogue import cache_root
+from ieforge.models.prefix import PromptBatch, Usage, plan_batches
+from ieforge.models.tokens import assemble_generation, stop_end
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +92,23 @@ def _clear_quantizer(model: Any) -> None:
             pass
 
 
-def _stop_end(text: str, stop: Sequence[str]) -> int | None:
-    """End offset of the earliest stop string in ``text`` (None if there is none)."""
-    ends = [(text.find(s), text.find(s) + len(s)) for s in stop if s and s in text]
-    return min(ends)[1] if ends else None
+def _cache_of(output: Any) -> Any:
+    """The key/value cache a forward pass returned (``cache`` since transformers 5.24)."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
+
+
+def _left_padded(rows: list[list[int]], pad: int) -> tuple[Any, Any, Any]:
+    """Token ids left-padded to one width, their attention mask, and positions counting real tokens."""
+    torch = _torch()
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for k, r in enumerate(rows):
+        ids[k, width - len(r) :] = torch.tensor(r)
+        mask[k, width - len(r) :] = 1
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    return ids, mask, positions
 
 
 def _to_device(model: Any, device: str) -> Any:
@@ -108,11 +125,36 @@ def cached_conversion(sha256: str) -> Path | None:
     return target if (target / "ieforge-source.json").is_file() else None
 
 
-class TransformersBackend:
-    """A causal language model run with transformers (CPU by default, CUDA when available)."""
+@dataclass
+class _Prefilled:
+    """A batch after its prompts ran: next-token logits per row, the cache, its attention mask and the
+    position of each row's last token."""
 
-    def __init__(self, model: Any, tokenizer: Any, *, name: str, device: str = "cpu") -> None:
+    logits: Any
+    cache: Any
+    mask: Any
+    last_position: Any
+
+
+class TransformersBackend:
+    """A causal language model run with transformers (CPU by default, CUDA when available).
+
+    ``share_prefix`` (default on) encodes a prefix common to several prompts of one call once and reuses
+    its key/value cache; turning it off runs every prompt in full (the published protocols' cost), with
+    the same answers under greedy decoding. ``usage`` counts the tokens computed.
+    """
+
+    def __init__(
+        self, model: Any, tokenizer: Any, *, name: str, device: str = "cpu", share_prefix: bool = True
+    ) -> None:
         self.model = model
+        self.share_prefix = share_prefix
+        # transformers 5.24 renamed the forward argument past_key_values to cache
+        forward = inspect.signature(model.forward).parameters
+        self._cache_arg = "cache" if "cache" in forward else "past_key_values"
+        # compute the vocabulary projection for the last position only, where the model supports it
+        self._last_only: dict[str, int] = {"logits_to_keep": 1} if "logits_to_keep" in forward else {}
+        self.usage = Usage()
         self.tokenizer = tokenizer
         self.name = name
         self.device = device
@@ -218,10 +260,6 @@ class TransformersBackend:
         prompt = "\n".join(p for p in parts if p)
         return prompt + ("\nASSISTANT:" if add_generation_prompt else "")
 
-    def _encode(self, texts: list[str]) -> Any:
-        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        return {k: v.to(self.device) for k, v in enc.items()}
-
     def generate(
         self,
         chats: Sequence[Chat],
@@ -232,70 +270,133 @@ class TransformersBackend:
         stop: Sequence[str] = (),
         batch_size: int = 8,
     ) -> list[Generation]:
-        torch = _torch()
-        stop_kw: dict[str, Any] = {"stop_strings": list(stop), "tokenizer": self.tokenizer} if stop else {}
-        prompts = [self.render(c) + assistant_prefix for c in chats]
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        """Prompts that share a prefix (one text asked several questions) are batched together and the
+        prefix is encoded once (see :mod:`ieforge.models.prefix`); each answer leaves the batch as soon
+        as it ends, so short answers stop costing work."""
+        prompts = [self._prompt_ids(self.render(c) + assistant_prefix) for c in chats]
         results: list[Generation | None] = [None] * len(prompts)
-        for b in range(0, len(order), max(1, batch_size)):
-            idx = order[b : b + batch_size]
-            enc = self._encode([prompts[i] for i in idx])
-            sampling: dict[str, Any] = (
-                {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0}
-                if temperature > 0
-                else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
-            )
-            with torch.inference_mode():
-                out = self.model.generate(
-                    **enc,
-                    max_new_tokens=max_new_tokens,
-                    return_dict_in_generate=True,
-                    output_scores=True,
-                    pad_token_id=self.tokenizer.pad_token_id,
-                    eos_token_id=self.stop_ids,
-                    **stop_kw,
-                    **sampling,
+        for batch in plan_batches(prompts, batch_size, share=self.share_prefix):
+            state = self._prefill(prompts, batch, keep_cache=True)
+            decoded = self._decode(state, max_new_tokens, temperature, stop)
+            for i, (ids, lps) in zip(batch.rows, decoded):
+                results[i] = assemble_generation(
+                    ids, lps, assistant_prefix, stop, self._decode_ids, self.stop_ids
                 )
-                trans = self.model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
-            width = enc["input_ids"].shape[1]
-            for row, i in enumerate(idx):
-                ids = out.sequences[row, width:].tolist()
-                lps = trans[row].float().tolist()
-                results[i] = self._to_generation(ids, lps, assistant_prefix, stop)
         return [r if r is not None else Generation(text=assistant_prefix) for r in results]
 
-    def _to_generation(
-        self, ids: list[int], logprobs: list[float], prefix: str, stop: Sequence[str] = ()
-    ) -> Generation:
-        finished = False
-        kept: list[int] = []
-        kept_lp: list[float] = []
+    def _decode_ids(self, ids: list[int]) -> str:
+        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
+
+    def _prompt_ids(self, prompt: str) -> list[int]:
+        ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        if not ids:
+            raise ValueError("an empty prompt")
+        return list(ids)
+
+    def _prefill(self, prompts: list[list[int]], batch: PromptBatch, *, keep_cache: bool) -> _Prefilled:
+        """Run one batch of prompts: every group's shared prefix once (all prefixes in one left-padded
+        pass), then every row's remaining tokens against its group's prefix. Returns the next-token
+        logits of each row, in the order of ``batch.rows``."""
+        torch = _torch()
+        pad = int(self.tokenizer.pad_token_id)
+        rows = [prompts[i] for i in batch.rows]
+        shared = [g.shared for g in batch.groups for _ in g.rows]
+        prefixed = [g for g in batch.groups if g.shared]
+        cache = None
+        prefix_mask = torch.zeros((len(rows), max((g.shared for g in prefixed), default=0)), dtype=torch.long)
+        if prefixed:
+            ids, mask, positions = _left_padded([prompts[g.rows[0]][: g.shared] for g in prefixed], pad)
+            with torch.inference_mode():
+                out = self.model(
+                    input_ids=ids.to(self.device),
+                    attention_mask=mask.to(self.device),
+                    position_ids=positions.to(self.device),
+                    use_cache=True,
+                    **self._last_only,
+                )
+            cache = _cache_of(out)
+            # each row takes its group's prefix; a row of a group without one masks a borrowed prefix out
+            source: list[int] = []
+            for g in batch.groups:
+                owner = prefixed.index(g) if g.shared else 0
+                if g.shared:
+                    prefix_mask[len(source) : len(source) + len(g.rows)] = mask[owner]
+                source += [owner] * len(g.rows)
+            if source != list(range(len(prefixed))):
+                cache.batch_select_indices(torch.tensor(source, device=self.device))
+            self.usage.prefill_tokens += int(ids.numel())
+            self.usage.forward_passes += 1
+        ids, tail_mask, positions = _left_padded([r[k:] for r, k in zip(rows, shared)], pad)
+        positions = positions + torch.tensor(shared).unsqueeze(-1)
+        mask = torch.cat([prefix_mask, tail_mask], dim=1)
+        with torch.inference_mode():
+            out = self.model(
+                input_ids=ids.to(self.device),
+                attention_mask=mask.to(self.device),
+                position_ids=positions.to(self.device),
+                **{self._cache_arg: cache},
+                use_cache=keep_cache,
+                **self._last_only,
+            )
+        self.usage.prompt_tokens += sum(len(r) for r in rows)
+        self.usage.prefill_tokens += int(ids.numel())
+        self.usage.forward_passes += 1
+        return _Prefilled(out.logits[:, -1].float(), _cache_of(out), mask, positions[:, -1].clone())
+
+    def _decode(
+        self, state: _Prefilled, max_new_tokens: int, temperature: float, stop: Sequence[str]
+    ) -> list[tuple[list[int], list[float]]]:
+        """Greedy (temperature 0) or sampled decoding from a prefilled batch. A row stops at an
+        end-of-turn token, at a stop string or at ``max_new_tokens``; stopped rows leave the cache."""
+        torch = _torch()
+        logits, cache, mask, last = state.logits, state.cache, state.mask, state.last_position
+        n = logits.shape[0]
+        out: list[tuple[list[int], list[float]]] = [([], []) for _ in range(n)]
+        active = list(range(n))
         end_ids = set(self.stop_ids)
-        for tok, lp in zip(ids, logprobs):
-            if tok in end_ids:
-                finished = True
+        for step in range(max(0, max_new_tokens)):
+            if temperature > 0:
+                logp = torch.log_softmax(logits / temperature, dim=-1)
+                tokens = torch.multinomial(logp.exp(), 1).squeeze(-1)
+            else:
+                logp = torch.log_softmax(logits, dim=-1)
+                tokens = logp.argmax(dim=-1)
+            chosen = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1).tolist()
+            keep: list[int] = []
+            for k, row in enumerate(active):
+                tok = int(tokens[k])
+                out[row][0].append(tok)
+                out[row][1].append(float(chosen[k]))
+                if tok in end_ids:
+                    continue
+                if stop and stop_end(self._decode_ids(out[row][0]), stop) is not None:
+                    continue
+                keep.append(k)
+            self.usage.generated_tokens += len(active)
+            if not keep or step == max_new_tokens - 1:
                 break
-            kept.append(tok)
-            kept_lp.append(lp)
-        spans: list[tuple[int, int]] = []
-        prev = ""
-        for k in range(len(kept)):
-            cur = self.tokenizer.decode(kept[: k + 1], skip_special_tokens=True)
-            start = min(len(prev), len(cur))
-            # a token that completes a multi-byte character rewrites the previous replacement char
-            while start > 0 and prev[:start] != cur[:start]:
-                start -= 1
-            spans.append((len(prefix) + start, len(prefix) + len(cur)))
-            prev = cur
-            cut = _stop_end(cur, stop)
-            if cut is not None:
-                # the answer ends with the stop string; later tokens are padding of the batch
-                prev = cur[:cut]
-                finished = True
-                kept_lp = kept_lp[: k + 1]
-                spans[-1] = (spans[-1][0], len(prefix) + len(prev))
-                break
-        return Generation(text=prefix + prev, token_logprobs=kept_lp, token_spans=spans, finished=finished)
+            if len(keep) < len(active):
+                index = torch.tensor(keep, device=self.device)
+                cache.batch_select_indices(index)
+                mask, last, tokens = mask[keep], last[keep], tokens[keep]
+                active = [active[k] for k in keep]
+            mask = torch.cat([mask, torch.ones((len(active), 1), dtype=mask.dtype)], dim=1)
+            last = last + 1
+            with torch.inference_mode():
+                logits = (
+                    self.model(
+                        input_ids=tokens.unsqueeze(-1).to(self.device),
+                        attention_mask=mask.to(self.device),
+                        position_ids=last.unsqueeze(-1).to(self.device),
+                        **{self._cache_arg: cache},
+                        use_cache=True,
+                        **self._last_only,
+                    )
+                    .logits[:, -1]
+                    .float()
+                )
+            self.usage.forward_passes += 1
+        return out
 
     def score_continuations(
         self, chats: Sequence[Chat], continuations: Sequence[str], *, batch_size: int = 8
@@ -324,7 +425,7 @@ class TransformersBackend:
                 for r, c in enumerate(group):
                     ids[r, : len(c)] = torch.tensor(c)
                     mask[r, len(p_ids) : len(p_ids) + len(c)] = 1
-                cache = copy.deepcopy(first.past_key_values)
+                cache = copy.deepcopy(_cache_of(first))
                 cache.batch_repeat_interleave(n)
                 positions = torch.arange(len(p_ids), len(p_ids) + width).unsqueeze(0).expand(n, -1)
                 with torch.inference_mode():
@@ -332,7 +433,7 @@ class TransformersBackend:
                         input_ids=ids.to(self.device),
                         attention_mask=mask.to(self.device),
                         position_ids=positions.to(self.device),
-                        past_key_values=cache,
+                        **{self._cache_arg: cache},
                     ).logits
                     logp = torch.log_softmax(logits.float(), dim=-1)
                 for r, c in enumerate(group):
@@ -360,20 +461,14 @@ class TransformersBackend:
                 raise ValueError(f"option {opt!r} has no tokens")
             first_ids.append(toks[0])
         repeated = {k for k, tid in enumerate(first_ids) if tid in first_ids[:k]} if distinct else set()
-        prompts = [self.render(c) + assistant_prefix for c in chats]
-        out: list[dict[str, float]] = []
-        for b in range(0, len(prompts), max(1, batch_size)):
-            enc = self._encode(prompts[b : b + batch_size])
-            # left padding: positions must count real tokens only, as generate() does
-            positions = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
-            with torch.inference_mode():
-                logits = self.model(**enc, position_ids=positions).logits[:, -1, :]
-                logp = torch.log_softmax(logits.float(), dim=-1)
-            for r in range(logp.shape[0]):
-                out.append(
-                    {
-                        opt: -math.inf if k in repeated else float(logp[r, tid])
-                        for k, (opt, tid) in enumerate(zip(options, first_ids))
-                    }
-                )
-        return out
+        prompts = [self._prompt_ids(self.render(c) + assistant_prefix) for c in chats]
+        rows: list[dict[str, float]] = [{} for _ in prompts]
+        for batch in plan_batches(prompts, batch_size, share=self.share_prefix):
+            logits = self._prefill(prompts, batch, keep_cache=False).logits
+            logp = torch.log_softmax(logits, dim=-1)
+            for r, i in enumerate(batch.rows):
+                rows[i] = {
+                    opt: -math.inf if k in repeated else float(logp[r, tid])
+                    for k, (opt, tid) in enumerate(zip(options, first_ids))
+                }
+        return rows
