@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import time
 from collections import Counter
@@ -137,6 +138,8 @@ def worker(args: argparse.Namespace) -> list[dict[str, object]]:
                     "letter_mass": sum(masses) / len(masses) if masses else None,
                     "unreadable": unreadable,
                     "pairs_per_second": len(examples) / dt,
+                    "seconds": dt,
+                    "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
                 }
             )
             print(

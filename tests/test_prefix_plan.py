@@ -118,3 +118,13 @@ def test_threads_follow_the_environment_and_the_setting(monkeypatch: pytest.Monk
         threads_mod.thread_count()
     with pytest.raises(IEForgeError, match="at least 1"):
         threads_mod.set_threads(0)
+
+
+def test_token_limits_are_one_per_prompt() -> None:
+    from ieforge.models.tokens import token_limits
+
+    assert token_limits(5, 3) == [5, 5, 5]
+    assert token_limits([1, 0, 3], 3) == [1, 0, 3]
+    assert token_limits(-2, 1) == [0]
+    with pytest.raises(ValueError, match="2 prompts"):
+        token_limits([1], 2)

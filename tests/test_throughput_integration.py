@@ -135,3 +135,17 @@ def test_relation_letters_over_pairs_of_one_sentence_share_the_sentence(fp32: Tr
         assert a.keys() == b.keys()
         for label in a:
             assert a[label] == pytest.approx(b[label], abs=1e-4)
+
+
+def test_each_prompt_keeps_its_own_token_limit(fp32: TransformersBackend, ai_texts: list[str]) -> None:
+    prompt = load_ner_prompt("uniner-json")
+    chats = [prompt.chat(ai_texts[1], label) for label in LABELS[:3]]
+    fp32.share_prefix = True
+    limits = [1, 4, 9]
+    together = fp32.generate(chats, max_new_tokens=limits, assistant_prefix="[", batch_size=8)
+    for chat, limit, gen in zip(chats, limits, together):
+        (alone,) = fp32.generate([chat], max_new_tokens=limit, assistant_prefix="[")
+        assert len(gen.token_logprobs) <= limit
+        assert gen.text == alone.text
+    with pytest.raises(ValueError, match="3 prompts"):
+        fp32.generate(chats, max_new_tokens=[1, 2])

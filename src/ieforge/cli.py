@@ -16,6 +16,7 @@ from rich.table import Table
 
 from ieforge._progress import progress_bar
 from ieforge.errors import IEForgeError
+from ieforge.tasks.ner import DEFAULT_BATCH_SIZE as NER_BATCH_SIZE
 from ieforge.tasks.ner import DEFAULT_PROMPT
 
 if TYPE_CHECKING:
@@ -65,8 +66,29 @@ def _quiet_libraries() -> None:
 
 
 ModelOpt = Annotated[
-    str | None, typer.Option("--model", "-m", help="catalogue name, GGUF file, model directory or hub id")
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="catalogue name, GGUF file, model directory or hub id; llamacpp:NAME runs it with llama.cpp",
+    ),
 ]
+
+
+@app.callback()
+def _global_options(
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            help="CPU threads for local models (default: every core; or set IEFORGE_THREADS)", min=1
+        ),
+    ] = None,
+) -> None:
+    """Information extraction with instruction-tuned language models; every span grounded to offsets."""
+    if threads is not None:
+        from ieforge.models.threads import set_threads
+
+        set_threads(threads)
 
 
 @app.command()
@@ -78,7 +100,7 @@ def ner(
     input: Annotated[str | None, typer.Option("--input", "-i", help="JSONL file of {id, text} lines")] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", help="JSONL output (resumable)")] = None,
     prompt: Annotated[str, typer.Option(help="prompt name or YAML file")] = DEFAULT_PROMPT,
-    batch_size: Annotated[int, typer.Option(help="questions generated together")] = 16,
+    batch_size: Annotated[int, typer.Option(help="questions decoded together")] = NER_BATCH_SIZE,
     max_new_tokens: Annotated[int, typer.Option(help="answer length limit per question")] = 64,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
 ) -> None:
@@ -710,7 +732,7 @@ def eval_ner(
     out_path: OutOpt = None,
     cache: CacheOpt = None,
     prompt: Annotated[str, typer.Option(help="prompt name or YAML file")] = DEFAULT_PROMPT,
-    batch_size: Annotated[int, typer.Option(help="questions generated together")] = 16,
+    batch_size: Annotated[int, typer.Option(help="questions decoded together")] = NER_BATCH_SIZE,
     max_new_tokens: Annotated[int, typer.Option(help="answer length limit per question")] = 64,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
 ) -> None:
@@ -874,7 +896,7 @@ def robustness_ner(
     max_new_tokens: Annotated[int, typer.Option(help="longest answer per question")] = 64,
     out_path: OutOpt = None,
     plot: PlotOpt = None,
-    batch_size: Annotated[int, typer.Option(help="questions per generation batch")] = 16,
+    batch_size: Annotated[int, typer.Option(help="questions decoded together")] = NER_BATCH_SIZE,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
 ) -> None:
     """NER under paraphrased questions (uniner-json and its wordings), strict span F1 per variant."""

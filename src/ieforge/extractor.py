@@ -10,6 +10,7 @@ from ieforge.models import Backend, load_model
 from ieforge.schemas.events import EventSchema
 from ieforge.schemas.relations import RelationSchema
 from ieforge.tasks.events import ARGUMENT_TOKENS, TRIGGER_TOKENS, Detection, EventTask
+from ieforge.tasks.ner import DEFAULT_BATCH_SIZE as NER_BATCH_SIZE
 from ieforge.tasks.ner import DEFAULT_MAX_NEW_TOKENS, DEFAULT_PROMPT, NERTask
 from ieforge.tasks.ondemand import DEFAULT_MAX_NEW_TOKENS as TABLE_TOKENS
 from ieforge.tasks.ondemand import TableTask
@@ -28,6 +29,9 @@ from ieforge.types import (
     TriplesResult,
 )
 
+# questions (or pairs, texts) run together by the tasks other than NER
+TASK_BATCH_SIZE = 16
+
 Argument = str | tuple[int, int] | Mention | None
 
 
@@ -41,7 +45,9 @@ class Extractor:
     ``model`` is a catalogue name (``ieforge models``), a GGUF file, a model directory, a hub id, or an
     already loaded :class:`~ieforge.models.Backend`. Loading happens on first use. ``max_new_tokens``
     bounds every answer; left as None, each task uses its own default (entities and event triggers 64,
-    event arguments 160, open IE and tables 256 tokens).
+    event arguments 160, open IE and tables 256 tokens). ``batch_size`` is the number of questions run
+    together; left as None, entity questions go 64 at a time (the questions about several texts share
+    a batch) and the other tasks' 16.
     """
 
     def __init__(
@@ -51,7 +57,7 @@ class Extractor:
         prompt: str = DEFAULT_PROMPT,
         device: str = "auto",
         dtype: str = "auto",
-        batch_size: int = 16,
+        batch_size: int | None = None,
         max_new_tokens: int | None = None,
         max_chunk_tokens: int | None = None,
     ) -> None:
@@ -87,7 +93,7 @@ class Extractor:
                 self.backend,
                 prompt=self.prompt,
                 max_new_tokens=self.ner_max_new_tokens,
-                batch_size=self.batch_size,
+                batch_size=self.batch_size or NER_BATCH_SIZE,
                 max_chunk_tokens=self.max_chunk_tokens,
             )
         return self._ner
@@ -139,7 +145,7 @@ class Extractor:
                 method=method,
                 prompt=prompt,
                 reading=reading,
-                batch_size=self.batch_size,
+                batch_size=self.batch_size or TASK_BATCH_SIZE,
                 calibrate=calibrate,
                 demonstrations=demonstrations,
                 permutations=permutations,
@@ -238,7 +244,7 @@ class Extractor:
                 self.backend,
                 schema,
                 detection=detection,
-                batch_size=self.batch_size,
+                batch_size=self.batch_size or TASK_BATCH_SIZE,
                 max_chunk_tokens=self.max_chunk_tokens,
                 max_new_tokens=self.max_new_tokens or TRIGGER_TOKENS,
                 argument_max_new_tokens=self.max_new_tokens or ARGUMENT_TOKENS,
@@ -273,7 +279,7 @@ class Extractor:
         if self._openie is None:
             self._openie = OpenIETask(
                 self.backend,
-                batch_size=self.batch_size,
+                batch_size=self.batch_size or TASK_BATCH_SIZE,
                 max_chunk_tokens=self.max_chunk_tokens,
                 max_new_tokens=self.max_new_tokens or OPENIE_TOKENS,
             )
@@ -298,7 +304,7 @@ class Extractor:
         if self._table is None:
             self._table = TableTask(
                 self.backend,
-                batch_size=self.batch_size,
+                batch_size=self.batch_size or TASK_BATCH_SIZE,
                 max_chunk_tokens=self.max_chunk_tokens,
                 max_new_tokens=self.max_new_tokens or TABLE_TOKENS,
             )

@@ -55,6 +55,7 @@ from ieforge.evaluate.metrics import PRF, relation_prf, span_prf
 from ieforge.models.base import Backend
 from ieforge.prompts import available_prompts
 from ieforge.schemas.relations import RelationSchema, available_relation_schemas, load_relation_schema
+from ieforge.tasks.ner import DEFAULT_BATCH_SIZE as NER_BATCH_SIZE
 from ieforge.tasks.ner import NERTask
 from ieforge.tasks.relations import Reading, RelationQuery, RelationTask
 from ieforge.types import ParseStats
@@ -480,7 +481,7 @@ def run_ner_robustness(
     labels: Sequence[str],
     *,
     variants: int = 4,
-    batch_size: int = 16,
+    batch_size: int = NER_BATCH_SIZE,
     max_new_tokens: int = 64,
     progress: bool = True,
 ) -> RobustnessReport:

@@ -41,8 +41,11 @@ class Generation:
 class Backend(Protocol):
     """A language model ieforge can prompt.
 
-    Implementations: :class:`ieforge.models.transformers.TransformersBackend`. A new backend (llama.cpp,
-    an OpenAI-compatible server) implements these methods and nothing else.
+    Implementations: :class:`ieforge.models.transformers.TransformersBackend` and
+    :class:`ieforge.models.llamacpp.LlamaCppBackend`. A new backend (an OpenAI-compatible server, say)
+    implements these methods and nothing else. Callers pass every prompt of a step in one call, so a
+    backend is free to reorder them, batch them and reuse what they share (both local backends encode a
+    prefix common to several prompts once).
     """
 
     name: str
@@ -60,7 +63,7 @@ class Backend(Protocol):
         self,
         chats: Sequence[Chat],
         *,
-        max_new_tokens: int = 128,
+        max_new_tokens: int | Sequence[int] = 128,
         temperature: float = 0.0,
         assistant_prefix: str = "",
         stop: Sequence[str] = (),
@@ -68,7 +71,8 @@ class Backend(Protocol):
     ) -> list[Generation]:
         """Answer each chat (the model's chat template applies); greedy when ``temperature`` is 0.
 
-        ``assistant_prefix`` is text the answer is forced to start with (e.g. ``"["``). Generation of an
+        ``max_new_tokens`` is one limit for every answer or one per chat. ``assistant_prefix`` is text
+        the answer is forced to start with (e.g. ``"["``). Generation of an
         answer ends at the first of the ``stop`` strings, which is kept at the end of the text.
         """
         ...

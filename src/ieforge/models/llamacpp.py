@@ -23,7 +23,13 @@ from ieforge.errors import ModelLoadError
 from ieforge.models.base import Chat, Generation
 from ieforge.models.prefix import Usage, common_prefix_length, plan_batches
 from ieforge.models.threads import thread_count
-from ieforge.models.tokens import assemble_generation, stop_end
+from ieforge.models.tokens import (
+    assemble_generation,
+    option_first_tokens,
+    option_scores,
+    stop_end,
+    token_limits,
+)
 
 DEFAULT_CONTEXT = 4096
 # end-of-turn markers of common chat templates, as in the transformers backend
@@ -162,7 +168,7 @@ class LlamaCppBackend:
         self,
         chats: Sequence[Chat],
         *,
-        max_new_tokens: int = 128,
+        max_new_tokens: int | Sequence[int] = 128,
         temperature: float = 0.0,
         assistant_prefix: str = "",
         stop: Sequence[str] = (),
@@ -172,13 +178,14 @@ class LlamaCppBackend:
         np = _np()
         rng = np.random.default_rng()
         prompts = [self._prompt_ids(self.render(c) + assistant_prefix) for c in chats]
+        limits = token_limits(max_new_tokens, len(prompts))
         results: list[Generation] = [Generation(text=assistant_prefix) for _ in prompts]
         ends = set(self.stop_ids)
         for i in self._order(prompts):
             logits = self._evaluate(prompts[i])
             ids: list[int] = []
             lps: list[float] = []
-            for _ in range(max(0, max_new_tokens)):
+            for _ in range(limits[i]):
                 scaled = logits / temperature if temperature > 0 else logits
                 logp = scaled - _logsumexp(scaled)
                 token = int(rng.choice(len(logp), p=np.exp(logp))) if temperature > 0 else int(logp.argmax())
@@ -187,7 +194,7 @@ class LlamaCppBackend:
                 self.usage.generated_tokens += 1
                 if token in ends or (stop and stop_end(self._detokenize(ids), stop) is not None):
                     break
-                if len(ids) == max_new_tokens or self.llm.n_tokens + 1 >= self.context_length:
+                if len(ids) == limits[i] or self.llm.n_tokens + 1 >= self.context_length:
                     break
                 logits = self._step(token)
             results[i] = assemble_generation(ids, lps, assistant_prefix, stop, self._detokenize, ends)
@@ -223,22 +230,13 @@ class LlamaCppBackend:
         batch_size: int = 8,
         distinct: bool = False,
     ) -> list[dict[str, float]]:
-        first_ids = []
-        for opt in options:
-            toks = self._tokenize(opt)
-            if not toks:
-                raise ValueError(f"option {opt!r} has no tokens")
-            first_ids.append(toks[0])
-        repeated = {k for k, tid in enumerate(first_ids) if tid in first_ids[:k]} if distinct else set()
+        first_ids, repeated = option_first_tokens(options, self._tokenize, distinct=distinct)
         prompts = [self._prompt_ids(self.render(c) + assistant_prefix) for c in chats]
         rows: list[dict[str, float]] = [{} for _ in prompts]
         for i in self._order(prompts):
             logits = self._evaluate(prompts[i])
             logp = logits - _logsumexp(logits)
-            rows[i] = {
-                opt: -math.inf if k in repeated else float(logp[tid])
-                for k, (opt, tid) in enumerate(zip(options, first_ids))
-            }
+            rows[i] = option_scores(logp, options, first_ids, repeated)
         return rows
 
 

@@ -11,7 +11,6 @@ import copy
 import inspect
 import json
 import logging
-import math
 import shutil
 import time
 from collections.abc import Sequence
@@ -23,7 +22,13 @@ from ieforge.errors import ModelLoadError
 from ieforge.models.base import Chat, Generation
 from ieforge.models.catalogue import cache_root
 from ieforge.models.prefix import PromptBatch, Usage, plan_batches
-from ieforge.models.tokens import assemble_generation, stop_end
+from ieforge.models.tokens import (
+    assemble_generation,
+    option_first_tokens,
+    option_scores,
+    stop_end,
+    token_limits,
+)
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +99,9 @@ def _clear_quantizer(model: Any) -> None:
 
 def _cache_of(output: Any) -> Any:
     """The key/value cache a forward pass returned (``cache`` since transformers 5.24)."""
-    cache = getattr(output, "cache", None)
-    return cache if cache is not None else output.past_key_values
+    if "cache" in getattr(output, "__dataclass_fields__", {}):
+        return output.cache
+    return output.past_key_values
 
 
 def _left_padded(rows: list[list[int]], pad: int) -> tuple[Any, Any, Any]:
@@ -264,7 +270,7 @@ class TransformersBackend:
         self,
         chats: Sequence[Chat],
         *,
-        max_new_tokens: int = 128,
+        max_new_tokens: int | Sequence[int] = 128,
         temperature: float = 0.0,
         assistant_prefix: str = "",
         stop: Sequence[str] = (),
@@ -274,10 +280,11 @@ class TransformersBackend:
         prefix is encoded once (see :mod:`ieforge.models.prefix`); each answer leaves the batch as soon
         as it ends, so short answers stop costing work."""
         prompts = [self._prompt_ids(self.render(c) + assistant_prefix) for c in chats]
+        limits = token_limits(max_new_tokens, len(prompts))
         results: list[Generation | None] = [None] * len(prompts)
         for batch in plan_batches(prompts, batch_size, share=self.share_prefix):
             state = self._prefill(prompts, batch, keep_cache=True)
-            decoded = self._decode(state, max_new_tokens, temperature, stop)
+            decoded = self._decode(state, [limits[i] for i in batch.rows], temperature, stop)
             for i, (ids, lps) in zip(batch.rows, decoded):
                 results[i] = assemble_generation(
                     ids, lps, assistant_prefix, stop, self._decode_ids, self.stop_ids
@@ -344,17 +351,19 @@ class TransformersBackend:
         return _Prefilled(out.logits[:, -1].float(), _cache_of(out), mask, positions[:, -1].clone())
 
     def _decode(
-        self, state: _Prefilled, max_new_tokens: int, temperature: float, stop: Sequence[str]
+        self, state: _Prefilled, limits: list[int], temperature: float, stop: Sequence[str]
     ) -> list[tuple[list[int], list[float]]]:
         """Greedy (temperature 0) or sampled decoding from a prefilled batch. A row stops at an
-        end-of-turn token, at a stop string or at ``max_new_tokens``; stopped rows leave the cache."""
+        end-of-turn token, at a stop string or at its limit of new tokens; stopped rows leave the cache."""
         torch = _torch()
         logits, cache, mask, last = state.logits, state.cache, state.mask, state.last_position
         n = logits.shape[0]
         out: list[tuple[list[int], list[float]]] = [([], []) for _ in range(n)]
         active = list(range(n))
         end_ids = set(self.stop_ids)
-        for step in range(max(0, max_new_tokens)):
+        if not any(limit > 0 for limit in limits):
+            return out
+        while True:
             if temperature > 0:
                 logp = torch.log_softmax(logits / temperature, dim=-1)
                 tokens = torch.multinomial(logp.exp(), 1).squeeze(-1)
@@ -371,9 +380,10 @@ class TransformersBackend:
                     continue
                 if stop and stop_end(self._decode_ids(out[row][0]), stop) is not None:
                     continue
-                keep.append(k)
+                if len(out[row][0]) < limits[row]:
+                    keep.append(k)
             self.usage.generated_tokens += len(active)
-            if not keep or step == max_new_tokens - 1:
+            if not keep:
                 break
             if len(keep) < len(active):
                 index = torch.tensor(keep, device=self.device)
@@ -396,7 +406,8 @@ class TransformersBackend:
                     .float()
                 )
             self.usage.forward_passes += 1
-        return out
+        # a row with a limit of 0 still took part in the first step
+        return [(ids[:limit], lps[:limit]) for (ids, lps), limit in zip(out, limits)]
 
     def score_continuations(
         self, chats: Sequence[Chat], continuations: Sequence[str], *, batch_size: int = 8
@@ -454,21 +465,16 @@ class TransformersBackend:
         distinct: bool = False,
     ) -> list[dict[str, float]]:
         torch = _torch()
-        first_ids = []
-        for opt in options:
-            toks = self.tokenizer(opt, add_special_tokens=False)["input_ids"]
-            if not toks:
-                raise ValueError(f"option {opt!r} has no tokens")
-            first_ids.append(toks[0])
-        repeated = {k for k, tid in enumerate(first_ids) if tid in first_ids[:k]} if distinct else set()
+        first_ids, repeated = option_first_tokens(
+            options,
+            lambda o: list(self.tokenizer(o, add_special_tokens=False)["input_ids"]),
+            distinct=distinct,
+        )
         prompts = [self._prompt_ids(self.render(c) + assistant_prefix) for c in chats]
         rows: list[dict[str, float]] = [{} for _ in prompts]
         for batch in plan_batches(prompts, batch_size, share=self.share_prefix):
             logits = self._prefill(prompts, batch, keep_cache=False).logits
             logp = torch.log_softmax(logits, dim=-1)
             for r, i in enumerate(batch.rows):
-                rows[i] = {
-                    opt: -math.inf if k in repeated else float(logp[r, tid])
-                    for k, (opt, tid) in enumerate(zip(options, first_ids))
-                }
+                rows[i] = option_scores(logp[r], options, first_ids, repeated)
         return rows

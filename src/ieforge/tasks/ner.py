@@ -14,6 +14,8 @@ from ieforge.types import Entity, NERResult, ParseStats
 
 DEFAULT_PROMPT = "uniner-json"
 DEFAULT_MAX_NEW_TOKENS = 64
+# questions decoded together: the questions about several texts fill one batch
+DEFAULT_BATCH_SIZE = 64
 
 
 @dataclass
@@ -38,7 +40,7 @@ class NERTask:
         *,
         prompt: str | NERPrompt = DEFAULT_PROMPT,
         max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-        batch_size: int = 16,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         max_chunk_tokens: int | None = None,
     ) -> None:
         self.backend = backend
@@ -51,6 +53,15 @@ class NERTask:
     def chunks(self, text: str) -> list[Chunk]:
         return chunk_text(text, self.max_chunk_tokens, self.backend.count_tokens)
 
+    def answer_budgets(self, chunks: Sequence[Chunk]) -> list[int]:
+        """New tokens each answer may take: ``max_new_tokens``, but no more than a list quoting every
+        token of its chunk could need (two tokens per text token, plus brackets)."""
+        tokens: dict[str, int] = {}
+        for c in chunks:
+            if c.text not in tokens:
+                tokens[c.text] = self.backend.count_tokens(c.text)
+        return [max(1, min(self.max_new_tokens, 2 * tokens[c.text] + 8)) for c in chunks]
+
     def run(self, text: str, labels: Sequence[str]) -> NERResult:
         return next(self.run_many([text], labels))
 
@@ -60,12 +71,14 @@ class NERTask:
         labels: Sequence[str],
         *,
         on_done: Callable[[int], None] | None = None,
-        texts_per_batch: int = 1,
+        texts_per_batch: int | None = None,
     ) -> Iterator[NERResult]:
-        """Yield one result per text, in order. ``texts_per_batch`` texts share generation batches."""
+        """Yield one result per text, in order. ``texts_per_batch`` texts share generation batches (by
+        default as many as fill ``batch_size`` questions)."""
         labels = _clean_labels(labels)
-        for b in range(0, len(texts), max(1, texts_per_batch)):
-            group = texts[b : b + texts_per_batch]
+        per_batch = texts_per_batch or max(1, self.batch_size // len(labels))
+        for b in range(0, len(texts), per_batch):
+            group = texts[b : b + per_batch]
             queries = [
                 _Query(i, chunk, label, self.prompt.chat(chunk.text, label))
                 for i, text in enumerate(group)
@@ -75,7 +88,7 @@ class NERTask:
             gens = (
                 self.backend.generate(
                     [q.chat for q in queries],
-                    max_new_tokens=self.max_new_tokens,
+                    max_new_tokens=self.answer_budgets([q.chunk for q in queries]),
                     assistant_prefix=self.prompt.assistant_prefix,
                     stop=self.prompt.stop,
                     batch_size=self.batch_size,
