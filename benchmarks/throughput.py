@@ -264,7 +264,10 @@ def main() -> None:
             file=sys.stderr,
             flush=True,
         )
-        out.write_text(json.dumps({"model": args.model, "limit": args.limit, "runs": runs}, indent=1))
+        # one line: the per-sentence predictions make an indented file long
+        out.write_text(
+            json.dumps({"model": args.model, "limit": args.limit, "runs": runs}, separators=(",", ":"))
+        )
     print(ner_table(runs))
 
 

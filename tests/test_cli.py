@@ -109,6 +109,10 @@ def test_jsonl_run_resumes_without_loss_or_duplicates(
         "smollm2",
         "--max-new-tokens",
         "32",
+        # one text per batch: in bf16 a text's scores may depend on the texts batched with it (rounding),
+        # and the rerun batches the remaining texts differently
+        "--batch-size",
+        "2",
     ]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
@@ -142,3 +146,21 @@ def test_table_input_lines_need_instruction_and_headers(tmp_path: Path) -> None:
         app, ["table", "--input", str(f), "-o", str(out), "--instruction", "List.", "--model", "nope"]
     )
     assert res.exit_code == 2 and "'headers' must be a list of strings" in res.output.replace("\n", "")
+
+
+def test_threads_option_sets_the_thread_count() -> None:
+    import torch
+
+    from ieforge.models import set_threads, thread_count
+
+    before = torch.get_num_threads()
+    try:
+        result = runner.invoke(app, ["--threads", "1", "models"])
+        assert result.exit_code == 0, result.output
+        assert thread_count() == 1
+        assert torch.get_num_threads() == 1
+    finally:
+        set_threads(None)
+        torch.set_num_threads(before)
+    bad = runner.invoke(app, ["--threads", "0", "models"])
+    assert bad.exit_code == 2

@@ -151,15 +151,21 @@ def test_interrupted_ner_run_resumes_without_loss_or_duplicates(
     d = load_ner_dataset("conll2003", shared_data("conll2003", "test.txt"))
     d.examples = d.examples[:3]
     cache = tmp_path / "cache"
-    cut = InterruptedAfter(small_backend, 1)  # one text's questions go out in one generation call
+    # a batch smaller than a text's questions: one text's questions go out in one generation call
+    cut = InterruptedAfter(small_backend, 1)
     with pytest.raises(Interrupted):
-        evaluate_ner(Extractor(cut, max_new_tokens=6), [d], cache=cache, progress=False)  # type: ignore[arg-type]
+        evaluate_ner(Extractor(cut, max_new_tokens=6, batch_size=1), [d], cache=cache, progress=False)  # type: ignore[arg-type]
     (cache_file,) = cache.iterdir()
     assert len(cache_file.read_text(encoding="utf-8").splitlines()) == 1
     with cache_file.open("a", encoding="utf-8") as f:
         f.write('{"key": "torn')  # the killed run's last line, half written
     counting = InterruptedAfter(small_backend, 99)
-    report = evaluate_ner(Extractor(counting, max_new_tokens=6), [d], cache=cache, progress=False)  # type: ignore[arg-type]
+    report = evaluate_ner(
+        Extractor(counting, max_new_tokens=6, batch_size=1),  # type: ignore[arg-type]
+        [d],
+        cache=cache,
+        progress=False,
+    )
     r = report.datasets[0]
     assert (r.cached, r.computed, r.examples) == (1, 2, 3) and counting.calls == 2
     lines = cache_file.read_text(encoding="utf-8").splitlines()
