@@ -313,42 +313,42 @@ class TransformersBackend:
         prefix_mask = torch.zeros((len(rows), max((g.shared for g in prefixed), default=0)), dtype=torch.long)
         if prefixed:
             ids, mask, positions = _left_padded([prompts[g.rows[0]][: g.shared] for g in prefixed], pad)
-            with torch.inference_mode():
-                out = self.model(
-                    input_ids=ids.to(self.device),
-                    attention_mask=mask.to(self.device),
-                    position_ids=positions.to(self.device),
-                    use_cache=True,
-                    **self._last_only,
-                )
-            cache = _cache_of(out)
+            cache = _cache_of(self._forward(ids, mask, positions, None, use_cache=True))
             # each row takes its group's prefix; a row of a group without one masks a borrowed prefix out
             source: list[int] = []
+            owner = 0
             for g in batch.groups:
-                owner = prefixed.index(g) if g.shared else 0
                 if g.shared:
                     prefix_mask[len(source) : len(source) + len(g.rows)] = mask[owner]
-                source += [owner] * len(g.rows)
+                    source += [owner] * len(g.rows)
+                    owner += 1
+                else:
+                    source += [0] * len(g.rows)
             if source != list(range(len(prefixed))):
                 cache.batch_select_indices(torch.tensor(source, device=self.device))
             self.usage.prefill_tokens += int(ids.numel())
-            self.usage.forward_passes += 1
         ids, tail_mask, positions = _left_padded([r[k:] for r, k in zip(rows, shared)], pad)
         positions = positions + torch.tensor(shared).unsqueeze(-1)
         mask = torch.cat([prefix_mask, tail_mask], dim=1)
+        out = self._forward(ids, mask, positions, cache, use_cache=keep_cache)
+        self.usage.prompt_tokens += sum(len(r) for r in rows)
+        self.usage.prefill_tokens += int(ids.numel())
+        return _Prefilled(out.logits[:, -1].float(), _cache_of(out), mask, positions[:, -1].clone())
+
+    def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any, *, use_cache: bool) -> Any:
+        """One forward pass (no gradients) from ``cache``, computing logits of the last position only."""
+        torch = _torch()
         with torch.inference_mode():
             out = self.model(
                 input_ids=ids.to(self.device),
                 attention_mask=mask.to(self.device),
                 position_ids=positions.to(self.device),
                 **{self._cache_arg: cache},
-                use_cache=keep_cache,
+                use_cache=use_cache,
                 **self._last_only,
             )
-        self.usage.prompt_tokens += sum(len(r) for r in rows)
-        self.usage.prefill_tokens += int(ids.numel())
         self.usage.forward_passes += 1
-        return _Prefilled(out.logits[:, -1].float(), _cache_of(out), mask, positions[:, -1].clone())
+        return out
 
     def _decode(
         self, state: _Prefilled, limits: list[int], temperature: float, stop: Sequence[str]
@@ -392,20 +392,8 @@ class TransformersBackend:
                 active = [active[k] for k in keep]
             mask = torch.cat([mask, torch.ones((len(active), 1), dtype=mask.dtype)], dim=1)
             last = last + 1
-            with torch.inference_mode():
-                logits = (
-                    self.model(
-                        input_ids=tokens.unsqueeze(-1).to(self.device),
-                        attention_mask=mask.to(self.device),
-                        position_ids=last.unsqueeze(-1).to(self.device),
-                        **{self._cache_arg: cache},
-                        use_cache=True,
-                        **self._last_only,
-                    )
-                    .logits[:, -1]
-                    .float()
-                )
-            self.usage.forward_passes += 1
+            out_step = self._forward(tokens.unsqueeze(-1), mask, last.unsqueeze(-1), cache, use_cache=True)
+            logits = out_step.logits[:, -1].float()
         # a row with a limit of 0 still took part in the first step
         return [(ids[:limit], lps[:limit]) for (ids, lps), limit in zip(out, limits)]
 
