@@ -127,7 +127,7 @@ def test_jsonl_run_resumes_without_loss_or_duplicates(
     out.write_text(first[0] + "\n" + first[1][:25], encoding="utf-8")
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
-    assert "resuming: 1 records already" in res.output
+    assert "resuming: 1 of 3 documents already" in res.output
     assert out.read_text(encoding="utf-8").splitlines() == first
 
 
@@ -139,7 +139,7 @@ def test_table_input_lines_need_instruction_and_headers(tmp_path: Path) -> None:
     out = tmp_path / "o.jsonl"
     res = runner.invoke(app, ["table", "--input", str(f), "--output", str(out), "--model", "no-such-model"])
     assert res.exit_code == 2
-    assert "record 'b' has no instruction or headers" in res.output.replace("\n", "")
+    assert "docs.jsonl:2: no 'instruction' in the record" in res.output.replace("\n", "")
     assert "no-such-model" not in res.output and not out.exists()
     f.write_text('{"id": "a", "text": "x", "headers": "a,b"}\n')
     res = runner.invoke(

@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from ieforge.batch import in_shard, parse_shard
 from ieforge.cli import app
 from ieforge.corpus import read_corpus
 from ieforge.distill import (
@@ -30,6 +29,7 @@ from ieforge.distill.passages import pack_texts
 from ieforge.errors import InputError
 from ieforge.prompts import load_chat_prompt
 from ieforge.prompts.structured import parse_entity_pairs
+from ieforge.runs.jsonl import in_shard, parse_shard
 
 runner = CliRunner()
 

@@ -179,7 +179,7 @@ def test_cli_events_openie_table(model_home: Path, tmp_path: Path, casie_article
     assert [json.loads(x)["id"] for x in first] == ["a", "b"]
     out.write_text(first[0] + "\n", encoding="utf-8")  # as if killed after the first record
     res = runner.invoke(app, args)
-    assert res.exit_code == 0 and "resuming: 1 records already" in res.output
+    assert res.exit_code == 0 and "resuming: 1 of 2 documents already" in res.output
     assert out.read_text(encoding="utf-8").splitlines() == first
 
 

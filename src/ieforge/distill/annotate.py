@@ -23,12 +23,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ieforge.batch import Record, done_ids, run_jsonl
 from ieforge.distill.annotations import AnnotationStats, PassageAnnotation, dedupe_entities, ground_pairs
 from ieforge.grounding import Chunk, chunk_text
 from ieforge.models.base import Backend, Chat, Generation
 from ieforge.prompts import ChatPrompt, load_chat_prompt
 from ieforge.prompts.structured import parse_entity_pairs
+from ieforge.runs.jsonl import Record, done_ids, run_jsonl
 from ieforge.tasks._answers import chunk_budget
 
 log = logging.getLogger(__name__)

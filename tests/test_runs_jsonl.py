@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ieforge.batch import done_ids, read_records, run_jsonl
 from ieforge.errors import InputError
+from ieforge.runs.jsonl import done_ids, read_records, run_jsonl
 
 
 def write(path: Path, lines: list[str]) -> Path:

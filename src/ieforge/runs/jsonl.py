@@ -21,12 +21,17 @@ from ieforge.errors import InputError
 Record = dict[str, Any]
 
 
-def read_records(path: str | Path) -> list[Record]:
-    """Read and validate every input line before any work starts (errors name file and line)."""
+def iter_records(
+    path: str | Path, check: Callable[[Record], None] | None = None
+) -> Iterator[tuple[int, Record]]:
+    """Stream ``(line number, record)`` of a JSONL file, validating each line as it goes.
+
+    ``check(record)`` may raise :class:`InputError` for task-specific problems; every error names
+    the file and line. Only the ids seen so far are kept in memory (to refuse duplicates).
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    records: list[Record] = []
     seen: set[str] = set()
     with path.open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
@@ -45,8 +50,17 @@ def read_records(path: str | Path) -> list[Record]:
             if key in seen:
                 raise InputError(f"{path}:{lineno}: duplicate id {rec['id']!r}")
             seen.add(key)
-            records.append(rec)
-    return records
+            if check is not None:
+                try:
+                    check(rec)
+                except InputError as exc:
+                    raise InputError(f"{path}:{lineno}: {exc}") from None
+            yield lineno, rec
+
+
+def read_records(path: str | Path) -> list[Record]:
+    """Read and validate every input line before any work starts (errors name file and line)."""
+    return [rec for _, rec in iter_records(path)]
 
 
 def done_ids(path: str | Path) -> set[str]:
@@ -69,6 +83,31 @@ def done_ids(path: str | Path) -> set[str]:
         except (ValueError, KeyError, TypeError):
             raise InputError(f"{path}:{lineno}: existing output line is not a result record") from None
     return ids
+
+
+def drop_errors(path: str | Path) -> int:
+    """Remove the error records (lines with an ``error`` field) from an output file, so that a rerun
+    tries those documents again. The file is replaced atomically. Returns how many were removed."""
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    done_ids(path)  # cuts a torn last line first
+    kept: list[str] = []
+    dropped = 0
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip() and "error" in json.loads(line):
+                dropped += 1
+            else:
+                kept.append(line)
+    if dropped:
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            f.writelines(kept)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    return dropped
 
 
 def parse_shard(spec: str | None) -> tuple[int, int] | None:
