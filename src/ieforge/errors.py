@@ -25,3 +25,7 @@ class ModelLoadError(IEForgeError):
 
 class InputError(IEForgeError):
     """A malformed input file or argument (the message names file and line)."""
+
+
+class RequestError(IEForgeError):
+    """A model server did not answer, even after retries (the message names the server and the cause)."""

@@ -43,7 +43,8 @@ class Extractor:
     [Entity(start=0, end=12, text='Barack Obama', label='person', score=0.97), ...]
 
     ``model`` is a catalogue name (``ieforge models``), a GGUF file, a model directory, a hub id, or an
-    already loaded :class:`~ieforge.models.Backend`. Loading happens on first use. ``max_new_tokens``
+    already loaded :class:`~ieforge.models.Backend`; ``openai:NAME`` is model NAME on the OpenAI-compatible
+    server at ``base_url``. Loading happens on first use. ``max_new_tokens``
     bounds every answer; left as None, each task uses its own default (entities and event triggers 64,
     event arguments 160, open IE and tables 256 tokens). ``batch_size`` is the number of questions run
     together; left as None, entity questions go 64 at a time (the questions about several texts share
@@ -60,8 +61,10 @@ class Extractor:
         batch_size: int | None = None,
         max_new_tokens: int | None = None,
         max_chunk_tokens: int | None = None,
+        base_url: str | None = None,
     ) -> None:
         self._model_spec = model
+        self.base_url = base_url
         self._backend: Backend | None = model if isinstance(model, Backend) else None
         self.prompt = prompt
         self.device = device
@@ -79,7 +82,7 @@ class Extractor:
     def backend(self) -> Backend:
         if self._backend is None:
             spec = self._model_spec if isinstance(self._model_spec, str) else None
-            self._backend = load_model(spec, device=self.device, dtype=self.dtype)
+            self._backend = load_model(spec, device=self.device, dtype=self.dtype, base_url=self.base_url)
         return self._backend
 
     @property

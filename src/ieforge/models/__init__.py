@@ -24,18 +24,33 @@ __all__ = [
 ]
 
 LLAMACPP_SCHEME = "llamacpp:"
+OPENAI_SCHEME = "openai:"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-def load_model(name_or_path: str | None = None, *, device: str = "auto", dtype: str = "auto") -> Backend:
+def load_model(
+    name_or_path: str | None = None,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    base_url: str | None = None,
+) -> Backend:
     """Load a model by catalogue name, local GGUF file, local model directory or Hugging Face hub id.
 
     Catalogue models are checked against their pinned sha256 before loading. ``llamacpp:NAME`` runs a
     catalogue model or GGUF file with llama.cpp instead (the ``ieforge[llamacpp]`` extra).
+    ``openai:NAME`` is model NAME on an OpenAI-compatible server at ``base_url`` (else
+    ``IEFORGE_BASE_URL``; see :mod:`ieforge.models.openai`).
     """
     from ieforge.models.transformers import TransformersBackend, cached_conversion
 
     name = (name_or_path or DEFAULT_MODEL).strip()
+    if name.startswith(OPENAI_SCHEME):
+        from ieforge.models.openai import OpenAIBackend
+
+        return OpenAIBackend(name[len(OPENAI_SCHEME) :].strip(), base_url=base_url)
+    if base_url is not None:
+        raise ModelNotFoundError(f"base_url is for models on a server (openai:NAME), not '{name}'")
     if name.startswith(LLAMACPP_SCHEME):
         return _load_llamacpp(name[len(LLAMACPP_SCHEME) :].strip())
     apply_to_torch()

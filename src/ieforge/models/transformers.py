@@ -466,3 +466,20 @@ class TransformersBackend:
             for r, i in enumerate(batch.rows):
                 rows[i] = option_scores(logp[r], options, first_ids, repeated)
         return rows
+
+    def top_next_tokens(
+        self, chats: Sequence[Chat], k: int, *, assistant_prefix: str = "", batch_size: int = 8
+    ) -> list[list[tuple[str, float]]]:
+        """The ``k`` most probable next tokens of each chat's answer (after ``assistant_prefix``) with
+        their log-probabilities, most probable first: one forward pass per chat, as in
+        :meth:`next_token_logprobs`. Each token is decoded alone (special tokens, end-of-turn included,
+        decode to ``""``). Used by the OpenAI-compatible server for ``top_logprobs``."""
+        torch = _torch()
+        prompts = [self._prompt_ids(self.render(c) + assistant_prefix) for c in chats]
+        rows: list[list[tuple[str, float]]] = [[] for _ in prompts]
+        for batch in plan_batches(prompts, batch_size, share=self.share_prefix):
+            logp = torch.log_softmax(self._prefill(prompts, batch, keep_cache=False).logits, dim=-1)
+            values, ids = logp.topk(max(0, min(k, logp.shape[-1])), dim=-1)
+            for r, i in enumerate(batch.rows):
+                rows[i] = [(self._decode_ids([t]), v) for t, v in zip(ids[r].tolist(), values[r].tolist())]
+        return rows
