@@ -1,0 +1,5 @@
+"""ieforge over HTTP: task endpoints, an OpenAI-compatible endpoint and a small page (``ieforge serve``)."""
+
+from ieforge.serve.app import create_app
+
+__all__ = ["create_app"]

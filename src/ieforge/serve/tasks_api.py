@@ -1,0 +1,334 @@
+"""Typed task endpoints: NER, relations, events, open IE and tables over HTTP, one model behind one lock.
+
+Every request is a pydantic model whose caps (text length, number of labels ...) come from
+:class:`Limits`, so the OpenAPI spec states them; every response is the library's own result model
+(:mod:`ieforge.types`). Schemas are the built-in ones, by name only: a client never names a server file.
+Errors are ``{"error": "one line"}`` (see :mod:`ieforge.serve.app` for the handlers).
+"""
+
+# No ``from __future__ import annotations`` here: the request models are built inside :func:`router` (their
+# caps are the app's), and FastAPI reads endpoint annotations at runtime, where a string naming a local
+# class could not be resolved.
+
+import threading
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import APIRouter, HTTPException
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeInt
+
+from ieforge.errors import IEForgeError, RequestError
+from ieforge.extractor import Extractor
+from ieforge.schemas._files import _builtin
+from ieforge.schemas.events import EventSchema, available_event_schemas
+from ieforge.schemas.relations import RelationSchema, available_relation_schemas
+from ieforge.types import EventResult, NERResult, Relation, TableResult, TriplesResult
+
+T = TypeVar("T")
+
+MODEL_LOCK = threading.Lock()
+"""Held around every model call of the process: the model backends are not thread-safe, and FastAPI runs
+sync endpoints in a thread pool. Other routers calling the model take it too."""
+
+
+class Limits(BaseModel):
+    """Caps on what one request may ask for. Anything above a cap is refused with a 4xx error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_chars: int = Field(default=20_000, ge=1, description="longest text, in characters")
+    max_labels: int = Field(default=32, ge=1, description="most entity labels (or entity types) per request")
+    max_label_chars: int = Field(default=100, ge=1, description="longest label or entity type, in characters")
+    max_headers: int = Field(default=16, ge=1, description="most table column headers per request")
+    max_header_chars: int = Field(default=100, ge=1, description="longest column header, in characters")
+    max_instruction_chars: int = Field(default=1_000, ge=1, description="longest table instruction")
+    max_body_bytes: int = Field(default=1_048_576, ge=1, description="largest request body, in bytes")
+
+
+class ErrorBody(BaseModel):
+    """Every error the service returns, whatever its status."""
+
+    error: str = Field(description="what went wrong, in one line", examples=["text: must not be blank"])
+
+
+class Health(BaseModel):
+    """The service is up and serving this model."""
+
+    status: Literal["ok"] = "ok"
+    model: str = Field(description="name of the model every endpoint runs")
+    busy: bool = Field(description="a model call is running now (requests queue behind it)")
+    limits: Limits
+
+
+class RelationsResult(BaseModel):
+    """End-to-end relation extraction: every related pair of entities found in one text."""
+
+    text: str
+    schema_name: str = Field(description="name@version of the relation schema")
+    relations: list[Relation] = Field(description="pairs read as a relation other than the none label")
+    model: str = ""
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "the request cannot be served as asked (unknown schema ...)"},
+    413: {"model": ErrorBody, "description": "the request body is larger than max_body_bytes"},
+    422: {"model": ErrorBody, "description": "a field is missing, malformed, blank or over its cap"},
+    500: {"model": ErrorBody, "description": "an unexpected failure (details in the server log)"},
+    502: {"model": ErrorBody, "description": "the model server behind an openai:NAME model did not answer"},
+}
+
+Offsets = tuple[NonNegativeInt, NonNegativeInt]
+Method = Literal["qa4re", "vanilla"]
+Reading = Literal["letters", "generate", "verify", "score"]
+Detection = Literal["auto", "per-type", "joint"]
+
+
+def check_text(value: str) -> str:
+    """A request string must be encodable text; a text must also have something besides whitespace."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (it holds a lone surrogate)") from None
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def relation_schema(name: str) -> RelationSchema:
+    """A built-in relation schema by name; anything else is a 400 listing the names (no file is read)."""
+    names = available_relation_schemas()
+    if name not in names:
+        raise HTTPException(400, f"unknown relation schema '{name}' (available: {', '.join(names)})")
+    return _builtin(name, "relations", "relation", RelationSchema)
+
+
+def event_schema(name: str) -> EventSchema:
+    """A built-in event schema by name; anything else is a 400 listing the names (no file is read)."""
+    names = available_event_schemas()
+    if name not in names:
+        raise HTTPException(400, f"unknown event schema '{name}' (available: {', '.join(names)})")
+    return _builtin(name, "events", "event", EventSchema)
+
+
+def check_reading(method: str, reading: str) -> None:
+    if method == "vanilla" and reading == "verify":
+        raise HTTPException(400, "reading 'verify' works with method 'qa4re' only")
+
+
+def run_model(call: Callable[[], T]) -> T:
+    """Run one library call under the model lock. The library's errors about the input become 400s; a
+    remote model server that does not answer (an ``openai:NAME`` model) is a 502."""
+    with MODEL_LOCK:
+        try:
+            return call()
+        except RequestError as exc:
+            raise HTTPException(502, str(exc) or type(exc).__name__) from None
+        except IEForgeError as exc:
+            raise HTTPException(400, str(exc) or type(exc).__name__) from None
+
+
+def router(extractor: Extractor, limits: Limits | None = None) -> APIRouter:
+    """The task endpoints for ``extractor``'s model, with ``limits`` on every request (defaults: Limits())."""
+    lim = limits or Limits()
+    model_name = extractor.backend.name  # loads the model now, not on the first request
+    relation_names = ", ".join(available_relation_schemas())
+    event_names = ", ".join(available_event_schemas())
+
+    Text = Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=lim.max_chars,
+            description=f"the text to read (not blank; at most {lim.max_chars} characters)",
+        ),
+        AfterValidator(check_text),
+    ]
+    Name = Annotated[str, Field(min_length=1, max_length=lim.max_label_chars), AfterValidator(check_text)]
+    Header = Annotated[str, Field(min_length=1, max_length=lim.max_header_chars), AfterValidator(check_text)]
+    Mention = Annotated[str, Field(min_length=1, max_length=lim.max_chars), AfterValidator(check_text)]
+    RelationSchemaName = Annotated[str, Field(description=f"built-in relation schema: {relation_names}")]
+    MethodField = Annotated[Method, Field(description="qa4re (multiple-choice QA) or vanilla")]
+    ReadingField = Annotated[
+        Reading, Field(description="letters (one forward pass), generate, verify (qa4re only) or score")
+    ]
+    CalibrateField = Annotated[
+        bool, Field(description="divide option probabilities by the content-free prior")
+    ]
+
+    def examples(*cases: dict[str, Any]) -> ConfigDict:
+        return ConfigDict(extra="forbid", json_schema_extra={"examples": list(cases)})
+
+    class NERRequest(BaseModel):
+        """Find entities of the given types."""
+
+        model_config = examples(
+            {"text": "Barack Obama was born in Honolulu.", "labels": ["person", "location"]}
+        )
+
+        text: Text
+        labels: list[Name] = Field(
+            min_length=1,
+            max_length=lim.max_labels,
+            description=f"entity types to look for (1 to {lim.max_labels}, each at most "
+            f"{lim.max_label_chars} characters)",
+        )
+
+    class RERequest(BaseModel):
+        """Classify the relation between a head and a tail mention."""
+
+        model_config = examples(
+            {
+                "text": "Bill Gates founded Microsoft.",
+                "head": "Microsoft",
+                "tail": "Bill Gates",
+                "schema": "tacred",
+                "head_type": "ORGANIZATION",
+                "tail_type": "PERSON",
+            },
+            {"text": "The <e1>bottle</e1> was full of <e2>wine</e2>.", "schema": "semeval"},
+            {"text": "Bill Gates founded Microsoft.", "head": [19, 28], "tail": [0, 10]},
+        )
+
+        text: Text
+        head: Mention | Offsets | None = Field(
+            default=None,
+            description="head (subject) mention: a string found in the text (first occurrence) or "
+            "[start, end] offsets; leave head and tail out to mark them as <e1>..</e1> and <e2>..</e2>",
+        )
+        tail: Mention | Offsets | None = Field(default=None, description="tail (object) mention, like head")
+        head_type: Name | None = Field(default=None, description="entity type of the head, e.g. PERSON")
+        tail_type: Name | None = Field(default=None, description="entity type of the tail")
+        schema_: RelationSchemaName = Field(default="semeval", alias="schema")
+        method: MethodField = "qa4re"
+        reading: ReadingField = "letters"
+        calibrate: CalibrateField = False
+
+    class RelationsRequest(BaseModel):
+        """Find entities, then classify every pair the schema's type constraints allow."""
+
+        model_config = examples({"text": "Bill Gates founded Microsoft in Seattle.", "schema": "tacred"})
+
+        text: Text
+        schema_: RelationSchemaName = Field(default="tacred", alias="schema")
+        entity_types: list[Name] | None = Field(
+            default=None,
+            min_length=1,
+            max_length=lim.max_labels,
+            description="entity types to find (default: the types the schema's constraints name)",
+        )
+        method: MethodField = "qa4re"
+        reading: ReadingField = "letters"
+        calibrate: CalibrateField = False
+
+    class EventsRequest(BaseModel):
+        """Find events: triggers and their arguments."""
+
+        model_config = examples(
+            {"text": "Hackers breached the servers of Acme Corp in March.", "schema": "casie"}
+        )
+
+        text: Text
+        schema_: str = Field(
+            default="casie", alias="schema", description=f"built-in event schema: {event_names}"
+        )
+        detection: Detection = Field(
+            default="auto", description="per-type (one question per event type), joint (one for all) or auto"
+        )
+
+    class OpenIERequest(BaseModel):
+        """Find every fact the text states as (subject, relation, object[, more])."""
+
+        model_config = examples({"text": "Barack Obama was born in Honolulu in 1961."})
+
+        text: Text
+
+    class TableRequest(BaseModel):
+        """Fill a table with the given column headers, following an instruction."""
+
+        model_config = examples(
+            {
+                "text": "The iPhone 15 costs $799 and the iPad Air costs $599.",
+                "instruction": "List the products and their prices.",
+                "headers": ["product", "price"],
+            }
+        )
+
+        text: Text
+        instruction: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=lim.max_instruction_chars,
+                description=f"what to list (at most {lim.max_instruction_chars} characters)",
+            ),
+            AfterValidator(check_text),
+        ]
+        headers: list[Header] = Field(
+            min_length=1,
+            max_length=lim.max_headers,
+            description=f"column headers (1 to {lim.max_headers}, each at most {lim.max_header_chars} "
+            "characters)",
+        )
+
+    api = APIRouter(responses=ERROR_RESPONSES)
+
+    @api.get("/health", tags=["service"], summary="Service status and model")
+    async def health() -> Health:
+        return Health(model=model_name, busy=MODEL_LOCK.locked(), limits=lim)
+
+    @api.get("/v1/limits", tags=["service"], summary="Caps on every request")
+    async def get_limits() -> Limits:
+        return lim
+
+    @api.post("/v1/ner", tags=["tasks"], summary="Named entities of the given types")
+    def ner(req: NERRequest) -> NERResult:
+        return run_model(lambda: extractor.ner(req.text, req.labels))
+
+    @api.post("/v1/re", tags=["tasks"], summary="The relation between a head and a tail mention")
+    def relation(req: RERequest) -> Relation:
+        schema = relation_schema(req.schema_)
+        check_reading(req.method, req.reading)
+        return run_model(
+            lambda: extractor.relations(
+                req.text,
+                req.head,
+                req.tail,
+                schema=schema,
+                method=req.method,
+                head_type=req.head_type,
+                tail_type=req.tail_type,
+                reading=req.reading,
+                calibrate=req.calibrate,
+            )
+        )
+
+    @api.post("/v1/relations", tags=["tasks"], summary="End-to-end: entities, then their relations")
+    def relations(req: RelationsRequest) -> RelationsResult:
+        schema = relation_schema(req.schema_)
+        check_reading(req.method, req.reading)
+        found = run_model(
+            lambda: extractor.extract_relations(
+                req.text,
+                schema=schema,
+                entity_types=req.entity_types,
+                method=req.method,
+                reading=req.reading,
+                calibrate=req.calibrate,
+            )
+        )
+        return RelationsResult(text=req.text, schema_name=schema.id, relations=found, model=model_name)
+
+    @api.post("/v1/events", tags=["tasks"], summary="Events: triggers and their arguments")
+    def events(req: EventsRequest) -> EventResult:
+        schema = event_schema(req.schema_)
+        return run_model(lambda: extractor.event_result(req.text, schema=schema, detection=req.detection))
+
+    @api.post("/v1/openie", tags=["tasks"], summary="Open IE triples")
+    def openie(req: OpenIERequest) -> TriplesResult:
+        return run_model(lambda: extractor.triples_result(req.text))
+
+    @api.post("/v1/table", tags=["tasks"], summary="A table with the given headers, filled from the text")
+    def table(req: TableRequest) -> TableResult:
+        return run_model(lambda: extractor.table(req.text, instruction=req.instruction, headers=req.headers))
+
+    return api
