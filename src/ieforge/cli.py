@@ -7,7 +7,7 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ieforge.evaluate.robustness import RobustnessReport
     from ieforge.evaluate.runner import EvalReport
     from ieforge.extractor import Extractor
+    from ieforge.runs import Job, RunPlan, RunSummary
     from ieforge.tasks.relations import RelationQuery
     from ieforge.types import Relation
 
@@ -75,6 +76,12 @@ ModelOpt = Annotated[
 ]
 
 
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(help="with --model openai:NAME: the server's URL, e.g. http://localhost:8000/v1"),
+]
+
+
 @app.callback()
 def _global_options(
     threads: Annotated[
@@ -96,6 +103,7 @@ def ner(
     text: Annotated[str | None, typer.Argument(help="text to extract from (or use --input)")] = None,
     labels: Annotated[str, typer.Option("--labels", "-l", help="comma-separated entity types")] = "",
     model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     input: Annotated[str | None, typer.Option("--input", "-i", help="JSONL file of {id, text} lines")] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", help="JSONL output (resumable)")] = None,
@@ -108,41 +116,30 @@ def ner(
     label_list = [x.strip() for x in labels.split(",") if x.strip()]
     if not label_list:
         raise _fail("give the entity types with --labels, e.g. --labels person,location")
-    if (text is None) == (input is None):
-        raise _fail("give either a TEXT argument or --input FILE")
-    if input is not None and output is None:
-        raise _fail("--input needs --output FILE")
-    from ieforge.batch import read_records
+    _check_io(text, input, output)
     from ieforge.extractor import Extractor
+    from ieforge.runs import make_job
 
     _quiet_libraries()
     try:
-        if input is not None:
-            read_records(input)  # fail on a bad line before loading any model
         ex = Extractor(
-            model, prompt=prompt, batch_size=batch_size, device=device, max_new_tokens=max_new_tokens
+            model,
+            prompt=prompt,
+            batch_size=batch_size,
+            device=device,
+            max_new_tokens=max_new_tokens,
+            base_url=base_url,
         )
-        _load(ex, model)
-        if text is not None:
-            result = ex.ner(text, label_list)
-            if as_json:
-                out.print_json(result.model_dump_json())
-            else:
-                _print_entities(result.model_dump())
+        if input is not None and output is not None:
+            _run_corpus(make_job("ner", labels=label_list), input, output, ex, model)
             return
-        assert output is not None and input is not None
-        input_path: str = input
-        n = _run_file(
-            "ner",
-            input_path,
-            output,
-            lambda records: ex.ner_many([r["text"] for r in records], label_list),
-            lambda res: {
-                "entities": [e.model_dump() for e in res.entities],
-                **_provenance(res),
-            },
-        )
-        err.print(f"wrote {n} records to {output}")
+        assert text is not None
+        _load(ex, model)
+        result = ex.ner(text, label_list)
+        if as_json:
+            out.print_json(result.model_dump_json())
+        else:
+            _print_entities(result.model_dump())
     except IEForgeError as exc:
         raise _fail(str(exc)) from None
 
@@ -178,9 +175,15 @@ def relation(
         int, typer.Option(help="average over this many rotations of the option order (letters, score)")
     ] = 1,
     model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     input: Annotated[
-        str | None, typer.Option("--input", "-i", help="JSONL: {id, text, head, tail, head_type, tail_type}")
+        str | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="JSONL: {id, text, head, tail, head_type, tail_type}; lines without a pair: end-to-end",
+        ),
     ] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", help="JSONL output (resumable)")] = None,
     batch_size: Annotated[int, typer.Option(help="pairs per forward pass")] = 8,
@@ -190,72 +193,41 @@ def relation(
 
     With neither --head/--tail nor <e1>/<e2> marks, finds the schema's entity types with NER first and
     classifies every pair the type constraints allow (end-to-end)."""
-    if (text is None) == (input is None):
-        raise _fail("give either a TEXT argument or --input FILE")
-    if input is not None and output is None:
-        raise _fail("--input needs --output FILE")
-    if method not in ("qa4re", "vanilla") or reading not in ("letters", "generate", "verify", "score"):
-        raise _fail("--method is qa4re or vanilla; --reading is letters, generate, verify or score")
-    if permutations < 1 or (permutations > 1 and reading not in ("letters", "score")):
-        raise _fail("--permutations is at least 1, and above 1 only with --reading letters or score")
-    from ieforge.batch import read_records
+    _check_io(text, input, output)
     from ieforge.extractor import Extractor, make_query
+    from ieforge.runs.jobs import RelationJob
     from ieforge.tasks.relations import pick_demonstrations
 
     _quiet_libraries()
     try:
-        records: list[dict[str, Any]] = []
-        queries: list[RelationQuery] = []
-        end_to_end = text is not None and head is None and tail is None and "<e1>" not in text
-        if input is not None:
-            records = read_records(input)
-            queries = _record_queries(input, records)
-        elif text is not None and not end_to_end:
-            queries.append(make_query(text, head, tail, head_type, tail_type))
-        solved = pick_demonstrations(_demo_pool(demos), shots) if demos is not None else []
-        if solved and end_to_end:
-            raise _fail("--demos works with a given head and tail (not end-to-end extraction)")
-        ex = Extractor(model, batch_size=batch_size, device=device)
+        job = RelationJob(
+            schema=schema,
+            method=method,
+            reading=reading,
+            calibrate=calibrate,
+            permutations=permutations,
+            demonstrations=tuple(pick_demonstrations(_demo_pool(demos), shots)) if demos else (),
+        )
+        ex = Extractor(model, batch_size=batch_size, device=device, base_url=base_url)
+        if input is not None and output is not None:
+            _run_corpus(job, input, output, ex, model)
+            return
+        assert text is not None
+        end_to_end = head is None and tail is None and "<e1>" not in text
+        query = None if end_to_end else make_query(text, head, tail, head_type, tail_type)
         _load(ex, model)
-        if text is not None and end_to_end:
-            rels = ex.extract_relations(
-                text,
-                schema=schema,
-                method=method,  # type: ignore[arg-type]
-                reading=reading,  # type: ignore[arg-type]
-                calibrate=calibrate,
-                permutations=permutations,
-            )
+        if query is None:
+            rels = job.extract(ex, text)
             if as_json:
                 out.print_json(json.dumps([r.model_dump() for r in rels]))
             else:
                 _print_relations(rels)
             return
-        task = ex.relation_task(
-            schema,
-            method,  # type: ignore[arg-type]
-            reading=reading,  # type: ignore[arg-type]
-            calibrate=calibrate,
-            demonstrations=solved,
-            permutations=permutations,
-        )
-        if text is not None:
-            rel = task.run(queries[0])
-            if as_json:
-                out.print_json(rel.model_dump_json())
-            else:
-                _print_relation(rel.model_dump())
-            return
-        assert input is not None and output is not None
-        by_id = {str(r["id"]): q for r, q in zip(records, queries)}
-        n = _run_file(
-            "re",
-            input,
-            output,
-            lambda records: task.run_many([by_id[str(r["id"])] for r in records]),
-            lambda rel: {"relation": rel.model_dump()},
-        )
-        err.print(f"wrote {n} records to {output}")
+        rel = job.task_on(ex).run(query)
+        if as_json:
+            out.print_json(rel.model_dump_json())
+        else:
+            _print_relation(rel.model_dump())
     except IEForgeError as exc:
         raise _fail(str(exc)) from None
 
@@ -286,6 +258,7 @@ def events(
         str, typer.Option(help="auto, per-type (one question per event type) or joint (one for all)")
     ] = "auto",
     model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
     as_json: JsonOpt = False,
     input: InputOpt = None,
     output: OutputOpt = None,
@@ -295,34 +268,25 @@ def events(
 ) -> None:
     """Find events: triggers (span + type) and their arguments (span + role), grounded to offsets."""
     _check_io(text, input, output)
-    if detection not in ("auto", "per-type", "joint"):
-        raise _fail("--detection is auto, per-type or joint")
-    from ieforge.batch import read_records
     from ieforge.extractor import Extractor
+    from ieforge.runs.jobs import EventJob
     from ieforge.schemas.events import load_event_schema
 
     _quiet_libraries()
     try:
-        event_schema = load_event_schema(schema)
-        if input is not None:
-            read_records(input)
-        ex = Extractor(model, batch_size=batch_size, device=device, max_new_tokens=max_new_tokens)
-        _load(ex, model)
-        task = ex.event_task(event_schema, detection=detection)  # type: ignore[arg-type]
+        job = EventJob(schema=schema, detection=detection)
+        load_event_schema(schema)  # a bad schema fails before any model loads
+        ex = Extractor(
+            model, batch_size=batch_size, device=device, max_new_tokens=max_new_tokens, base_url=base_url
+        )
         _text_or_file(
-            "events",
+            job,
             text,
             input,
             output,
-            one=task.run,
-            many=lambda records: task.run_many([r["text"] for r in records]),
-            fields=lambda res: {
-                "events": [e.model_dump() for e in res.events],
-                "stats": res.stats.model_dump(),
-                "schema": res.schema_name,
-                "model": res.model,
-                "prompt": res.prompt,
-            },
+            ex,
+            model,
+            one=lambda t: ex.event_result(t, schema=schema, detection=job.detection),  # type: ignore[arg-type]
             show=None if as_json else _print_events,
         )
     except IEForgeError as exc:
@@ -333,6 +297,7 @@ def events(
 def openie(
     text: Annotated[str | None, typer.Argument(help="text to extract from (or use --input)")] = None,
     model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
     as_json: JsonOpt = False,
     input: InputOpt = None,
     output: OutputOpt = None,
@@ -342,26 +307,22 @@ def openie(
 ) -> None:
     """Open IE: every fact the text states as (subject, relation, object[, more]); parts grounded."""
     _check_io(text, input, output)
-    from ieforge.batch import read_records
     from ieforge.extractor import Extractor
+    from ieforge.runs.jobs import OpenIEJob
 
     _quiet_libraries()
     try:
-        if input is not None:
-            read_records(input)
-        ex = Extractor(model, batch_size=batch_size, device=device, max_new_tokens=max_new_tokens)
-        _load(ex, model)
+        ex = Extractor(
+            model, batch_size=batch_size, device=device, max_new_tokens=max_new_tokens, base_url=base_url
+        )
         _text_or_file(
-            "openie",
+            OpenIEJob(),
             text,
             input,
             output,
+            ex,
+            model,
             one=ex.triples_result,
-            many=lambda records: ex.triples_many([r["text"] for r in records]),
-            fields=lambda res: {
-                "triples": [t.model_dump() for t in res.triples],
-                **_provenance(res),
-            },
             show=None if as_json else _print_triples,
         )
     except IEForgeError as exc:
@@ -377,6 +338,7 @@ def table(
     headers: Annotated[str, typer.Option(help="comma-separated column headers, e.g. product,price")] = "",
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv")] = "table",
     model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
     input: Annotated[
         str | None,
         typer.Option(
@@ -393,78 +355,219 @@ def table(
     if fmt not in ("table", "json", "csv"):
         raise _fail("--format is table, json or csv")
     header_list = [h.strip() for h in headers.split(",") if h.strip()]
-    from ieforge.batch import read_records
+    if text is not None and (not instruction or not header_list):
+        raise _fail("give --instruction and --headers")
     from ieforge.extractor import Extractor
+    from ieforge.runs.jobs import TableJob
 
     _quiet_libraries()
     try:
-        records = read_records(input) if input is not None else []
-        if text is not None and (not instruction or not header_list):
-            raise _fail("give --instruction and --headers")
-        for rec in records:
-            rec_headers = rec.get("headers", header_list)
-            if not (rec.get("instruction") or instruction) or not rec_headers:
-                raise _fail(
-                    f"{input}: record {rec['id']!r} has no instruction or headers and no default given"
-                )
-            if not isinstance(rec_headers, list) or not all(isinstance(h, str) for h in rec_headers):
-                raise _fail(f"{input}: record {rec['id']!r}: 'headers' must be a list of strings")
-        ex = Extractor(model, batch_size=batch_size, device=device, max_new_tokens=max_new_tokens)
-        _load(ex, model)
+        ex = Extractor(
+            model, batch_size=batch_size, device=device, max_new_tokens=max_new_tokens, base_url=base_url
+        )
         shows: dict[str, Callable[[dict[str, Any]], None] | None] = {
             "json": None,
             "csv": _write_csv,
             "table": _print_table,
         }
         _text_or_file(
-            "table",
+            TableJob(instruction=instruction or "", headers=tuple(header_list)),
             text,
             input,
             output,
+            ex,
+            model,
             one=lambda t: ex.table(t, instruction=instruction or "", headers=header_list),
-            many=lambda recs: ex.tables_many(
-                [r["text"] for r in recs],
-                instruction=[str(r.get("instruction") or instruction) for r in recs],
-                headers=[list(r.get("headers", header_list)) for r in recs],
-            ),
-            fields=lambda res: {
-                "table": {"headers": res.headers, "rows": [r.model_dump() for r in res.rows]},
-                "records": res.records(),
-                **_provenance(res),
-            },
             show=shows[fmt],
         )
     except IEForgeError as exc:
         raise _fail(str(exc)) from None
 
 
-def _provenance(result: Any) -> dict[str, Any]:
-    """The fields every result line carries besides the task's output: parse statistics, model, prompt."""
-    return {"stats": result.stats.model_dump(), "model": result.model, "prompt": result.prompt}
+@app.command()
+def run(
+    task: Annotated[str, typer.Option("--task", "-t", help="ner, re, events, openie or table")],
+    input: Annotated[str, typer.Option("--input", "-i", help="JSONL of {id, text, ...} lines")],
+    output: Annotated[str, typer.Option("--output", "-o", help="JSONL output; rerun to resume")],
+    shard: Annotated[
+        str | None, typer.Option(help="I/N: only the records whose id hashes to shard I of N")
+    ] = None,
+    labels: Annotated[str, typer.Option("--labels", "-l", help="ner: comma-separated entity types")] = "",
+    schema: Annotated[
+        str | None, typer.Option(help="re: semeval, tacred ... (default semeval); events: casie, rams, ace05")
+    ] = None,
+    method: Annotated[str, typer.Option(help="re: qa4re or vanilla")] = "qa4re",
+    reading: Annotated[str, typer.Option(help="re: letters, generate, verify or score")] = "letters",
+    detection: Annotated[str, typer.Option(help="events: auto, per-type or joint")] = "auto",
+    instruction: Annotated[str, typer.Option(help="table: what to list (a record may carry its own)")] = "",
+    headers: Annotated[str, typer.Option(help="table: comma-separated column headers")] = "",
+    model: ModelOpt = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="with --model openai:NAME: the server, e.g. http://host:8000/v1")
+    ] = None,
+    prompt: Annotated[str, typer.Option(help="ner: prompt name or YAML file")] = DEFAULT_PROMPT,
+    batch_size: Annotated[
+        int | None, typer.Option(help="questions run together (default: ner 64, others 16)", min=1)
+    ] = None,
+    max_new_tokens: AnswerTokensOpt = None,
+    chunk_size: Annotated[
+        int, typer.Option(help="documents handed to the model at once (retried alone on failure)", min=1)
+    ] = 32,
+    retry_errors: Annotated[
+        bool, typer.Option("--retry-errors", help="run again the documents the output records as errors")
+    ] = False,
+    engine: Annotated[str, typer.Option(help="local (this process) or ray (Ray Data workers)")] = "local",
+    workers: Annotated[int, typer.Option(help="ray: model workers", min=1)] = 1,
+    ray_address: Annotated[
+        str | None, typer.Option(help="ray: cluster address (default: RAY_ADDRESS or a local instance)")
+    ] = None,
+    device: DeviceOpt = "auto",
+    dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16, float16")] = "auto",
+) -> None:
+    """Run a task over a JSONL corpus of any size: results appended as they are done; a killed run
+    resumes where it stopped (every document exactly once); failures are written as error records."""
+    from ieforge.extractor import Extractor
+    from ieforge.runs import make_job, parse_shard
+
+    if engine not in ("local", "ray"):
+        raise _fail("--engine is local or ray")
+    _quiet_libraries()
+    try:
+        job = make_job(
+            task,
+            labels=[x.strip() for x in labels.split(",") if x.strip()],
+            schema=schema,
+            method=method,
+            reading=reading,
+            detection=detection,
+            instruction=instruction,
+            headers=[h.strip() for h in headers.split(",") if h.strip()],
+        )
+        options: dict[str, Any] = {
+            "model": model,
+            "device": device,
+            "dtype": dtype,
+            "batch_size": batch_size,
+            "max_new_tokens": max_new_tokens,
+            "base_url": base_url,
+        }
+        if task == "ner":
+            options["prompt"] = prompt
+        part = parse_shard(shard)
+        if engine == "local":
+            ex = Extractor(**options)
+            _run_corpus(
+                job, input, output, ex, model, shard=part, retry_errors=retry_errors, chunk_size=chunk_size
+            )
+            return
+        from ieforge.runs.ray_engine import execute_ray
+
+        plan = _plan(job, input, output, shard=part, retry_errors=retry_errors)
+        if plan.pending:
+            summary = _with_progress(
+                plan,
+                lambda advance: execute_ray(
+                    plan,
+                    options,
+                    workers=workers,
+                    chunk_size=chunk_size,
+                    address=ray_address,
+                    on_written=advance,
+                ),
+            )
+            _report(summary, output)
+    except IEForgeError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _plan(
+    job: Job, input: str, output: str, *, shard: tuple[int, int] | None = None, retry_errors: bool = False
+) -> RunPlan:
+    """Check the input (before any model loads) and say what the output already holds."""
+    from ieforge.runs import plan_run
+
+    plan = plan_run(input, output, job, shard=shard, retry_errors=retry_errors)
+    if plan.retried:
+        err.print(f"retrying {plan.retried} documents that failed before")
+    if plan.done:
+        err.print(f"resuming: {len(plan.done)} of {plan.total} documents already in {output}")
+    if not plan.pending:
+        err.print(f"nothing to do: every document is already in {output}")
+    return plan
+
+
+def _with_progress(
+    plan: RunPlan, work: Callable[[Callable[[dict[str, Any]], None]], RunSummary]
+) -> RunSummary:
+    """``work(advance)`` under a progress bar (rate and ETA) that ``advance`` moves one document on."""
+    progress = progress_bar(console=err, unit="docs")
+    with progress:
+        bar = progress.add_task(plan.job.task, total=plan.pending)
+        return work(lambda _record: progress.advance(bar))
+
+
+def _report(summary: RunSummary, output: str) -> None:
+    """What a corpus run wrote, its errors by message, and how to retry them."""
+    rate = summary.written / summary.seconds if summary.seconds else 0.0
+    err.print(
+        f"wrote {summary.written} records to {output} in {summary.seconds:.1f} s ({rate:.2f} docs/s); "
+        f"{summary.errors} errors",
+        highlight=False,
+    )
+    for message, count in summary.messages.most_common(3):
+        err.print(f"  {count} x {message}", highlight=False, soft_wrap=True)
+    if summary.errors:
+        err.print(f"rerun with --retry-errors to try the {summary.errors} failed documents again")
+    if summary.stopped:
+        raise _fail(summary.stopped, code=1)
+
+
+def _run_corpus(
+    job: Job,
+    input: str,
+    output: str,
+    ex: Extractor,
+    model: str | None,
+    *,
+    shard: tuple[int, int] | None = None,
+    retry_errors: bool = False,
+    chunk_size: int = 32,
+) -> None:
+    """Run ``job`` over a JSONL file in this process (see ``ieforge run``)."""
+    from ieforge.runs import execute
+
+    plan = _plan(job, input, output, shard=shard, retry_errors=retry_errors)
+    if not plan.pending:
+        return
+    _load(ex, model)
+    summary = _with_progress(
+        plan, lambda advance: execute(plan, ex, chunk_size=chunk_size, on_written=advance)
+    )
+    _report(summary, output)
 
 
 def _text_or_file(
-    name: str,
+    job: Job,
     text: str | None,
     input: str | None,
     output: str | None,
+    ex: Extractor,
+    model: str | None,
     *,
     one: Callable[[str], Any],
-    many: Callable[[list[dict[str, Any]]], Iterable[Any]],
-    fields: Callable[[Any], dict[str, Any]],
     show: Callable[[dict[str, Any]], None] | None,
 ) -> None:
-    """Run a task on TEXT and print the result (JSON when ``show`` is None), or over a JSONL file."""
-    if text is not None:
-        result = one(text)
-        if show is None:
-            out.print_json(result.model_dump_json())
-        else:
-            show(result.model_dump())
+    """Run a task on TEXT and print the result (JSON when ``show`` is None), or ``job`` over a JSONL file."""
+    if input is not None and output is not None:
+        _run_corpus(job, input, output, ex, model)
         return
-    assert input is not None and output is not None
-    n = _run_file(name, input, output, many, fields)
-    err.print(f"wrote {n} records to {output}")
+    assert text is not None
+    _load(ex, model)
+    result = one(text)
+    if show is None:
+        out.print_json(result.model_dump_json())
+    else:
+        show(result.model_dump())
 
 
 def _write_csv(result: dict[str, Any]) -> None:
@@ -473,25 +576,12 @@ def _write_csv(result: dict[str, Any]) -> None:
     sys.stdout.write(TableResult.model_validate(result).to_csv())
 
 
-def _record_queries(path: str, records: list[dict[str, Any]]) -> list[RelationQuery]:
-    """The relation query of every record of a JSONL file ({text, head, tail, head_type, tail_type})."""
-    from ieforge.extractor import make_query
-
-    queries = []
-    for n, rec in enumerate(records, 1):
-        try:
-            h, t = _arg(rec.get("head")), _arg(rec.get("tail"))
-            queries.append(make_query(rec["text"], h, t, rec.get("head_type"), rec.get("tail_type")))
-        except IEForgeError as exc:
-            raise IEForgeError(f"{path}: record {n} (id {rec['id']!r}): {exc}") from None
-    return queries
-
-
 def _demo_pool(path: str) -> list[tuple[RelationQuery, str]]:
     """Labelled pairs to draw demonstrations from: a SemEval text file, a FewRel JSON file, or JSONL
     records like ``--input`` ones with a ``label`` field."""
-    from ieforge.batch import read_records
     from ieforge.data import read_fewrel, read_semeval
+    from ieforge.runs.jobs import record_query
+    from ieforge.runs.jsonl import read_records
     from ieforge.tasks.relations import RelationQuery
 
     if path.endswith(".jsonl"):
@@ -499,7 +589,13 @@ def _demo_pool(path: str) -> list[tuple[RelationQuery, str]]:
         for n, rec in enumerate(records, 1):
             if not isinstance(rec.get("label"), str):
                 raise IEForgeError(f"{path}: record {n}: a demonstration needs a 'label' string")
-        return list(zip(_record_queries(path, records), (rec["label"] for rec in records)))
+        pool = []
+        for n, rec in enumerate(records, 1):
+            try:
+                pool.append((record_query(rec), rec["label"]))
+            except IEForgeError as exc:
+                raise IEForgeError(f"{path}: record {n} (id {rec['id']!r}): {exc}") from None
+        return pool
     examples = read_fewrel(path) if path.endswith(".json") else read_semeval(path)
     return [(RelationQuery(e.text, e.head, e.tail, e.head_type, e.tail_type), e.label) for e in examples]
 
@@ -518,38 +614,6 @@ def _print_relations(rels: list[Relation]) -> None:
         p = "" if r.score is None else f"{r.score:.2f}"
         table.add_row(f"{r.head.text} ({r.head_type})", r.label, f"{r.tail.text} ({r.tail_type})", p)
     out.print(table)
-
-
-def _run_file(
-    name: str,
-    input_path: str,
-    output: str,
-    results_for: Callable[[list[dict[str, Any]]], Iterable[Any]],
-    fields: Callable[[Any], dict[str, Any]],
-) -> int:
-    """Run a task over a JSONL file with a progress bar; each output line is the input record + ``fields``."""
-    from ieforge.batch import run_jsonl
-
-    progress = progress_bar(console=err)
-
-    def process(records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        task_id = progress.add_task(name, total=len(records))
-        for rec, res in zip(records, results_for(records)):
-            progress.advance(task_id)
-            yield {**rec, **fields(res)}
-
-    def on_start(pending: int, done: int) -> None:
-        if done:
-            err.print(f"resuming: {done} records already in {output}, {pending} to go")
-
-    with progress:
-        return run_jsonl(input_path, output, process, on_start=on_start)
-
-
-def _arg(value: Any) -> Any:
-    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value):
-        return (value[0], value[1])
-    return value
 
 
 def _print_relation(rel: dict[str, Any]) -> None:
@@ -973,6 +1037,91 @@ def _show_report(report: EvalReport, out_path: str | None) -> None:
         err.print(f"wrote the report to {out_path}")
 
 
+@app.command()
+def view(
+    results: Annotated[str, typer.Argument(help="JSONL results (what ner/re/events/openie/table -o write)")],
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="HTML file to write (default: RESULTS with .html)")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="show at most this many documents", min=1)] = 1000,
+    title: Annotated[str | None, typer.Option(help="page title (default: the results file's name)")] = None,
+) -> None:
+    """Write results as one self-contained HTML file: spans highlighted in the text, relations, events,
+    triples and tables linked to them. Opens offline in any browser."""
+    from pathlib import Path
+
+    from ieforge.view import read_results, render_html
+
+    target = Path(output) if output is not None else Path(results).with_suffix(".html")
+    if target.resolve() == Path(results).resolve():
+        raise _fail("the output file would overwrite the results; give another --output")
+    try:
+        html = render_html(read_results(results), title=title or Path(results).name, limit=limit)
+        target.write_text(html, encoding="utf-8")
+    except IEForgeError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"{target}: {exc.strerror or exc}") from None
+    err.print(f"wrote {target}")
+
+
+@app.command()
+def serve(
+    model: ModelOpt = None,
+    host: Annotated[str, typer.Option(help="address to listen on (0.0.0.0: every interface)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on", min=1, max=65535)] = 8000,
+    max_chars: Annotated[
+        int | None, typer.Option(help="longest text a request may send (default 20000)", min=1)
+    ] = None,
+    max_labels: Annotated[
+        int | None, typer.Option(help="most entity labels or types per request (default 32)", min=1)
+    ] = None,
+    max_headers: Annotated[
+        int | None, typer.Option(help="most table headers per request (default 16)", min=1)
+    ] = None,
+    max_body_bytes: Annotated[
+        int | None, typer.Option(help="largest request body in bytes (default 1048576)", min=1)
+    ] = None,
+    max_new_tokens: AnswerTokensOpt = None,
+    batch_size: Annotated[int | None, typer.Option(help="questions decoded together", min=1)] = None,
+    device: DeviceOpt = "auto",
+    base_url: BaseUrlOpt = None,
+) -> None:
+    """Serve the model over HTTP: task endpoints (/v1/ner, /v1/re, ...), OpenAPI docs at /docs."""
+    try:
+        import uvicorn
+
+        from ieforge.serve import create_app
+        from ieforge.serve.tasks_api import Limits
+    except ImportError as exc:
+        raise _fail(f"ieforge serve needs fastapi and uvicorn ({exc}); pip install fastapi uvicorn") from None
+    from ieforge.extractor import Extractor
+
+    caps = {
+        "max_chars": max_chars,
+        "max_labels": max_labels,
+        "max_headers": max_headers,
+        "max_body_bytes": max_body_bytes,
+    }
+    limits = Limits(**{k: v for k, v in caps.items() if v is not None})
+    _quiet_libraries()
+    try:
+        ex = Extractor(
+            model, batch_size=batch_size, device=device, max_new_tokens=max_new_tokens, base_url=base_url
+        )
+        _load(ex, model)
+        web = create_app(ex, limits=limits)
+    except IEForgeError as exc:
+        raise _fail(str(exc)) from None
+    shown = f"[{host}]" if ":" in host else host
+    err.print(
+        f"serving {ex.backend.name} at http://{shown}:{port} (API docs: http://{shown}:{port}/docs)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    uvicorn.run(web, host=host, port=port, log_level="info")
+
+
 # ----- alignment: corpus, SFT, preference pairs, DPO ------------------------------------------------
 
 corpus_app = typer.Typer(help="Instruction corpora for training IE models (ADELIE).", no_args_is_help=True)
@@ -1223,9 +1372,9 @@ def distill_annotate(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
 ) -> None:
     """The teacher lists every entity of each passage with a type of its choice; entities are grounded."""
-    from ieforge.batch import parse_shard, read_records
     from ieforge.distill import Teacher, annotate_file
     from ieforge.models import load_model
+    from ieforge.runs.jsonl import parse_shard, read_records
 
     _quiet_libraries()
     try:
