@@ -215,6 +215,8 @@ def relation(
         assert text is not None
         end_to_end = head is None and tail is None and "<e1>" not in text
         query = None if end_to_end else make_query(text, head, tail, head_type, tail_type)
+        if query is None and job.demonstrations:
+            raise _fail("--demos works with a given head and tail (not end-to-end extraction)")
         _load(ex, model)
         if query is None:
             rels = job.extract(ex, text)

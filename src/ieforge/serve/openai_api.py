@@ -18,7 +18,8 @@ the transformers backend); later tokens list only the chosen token, and so does 
 that cannot. Token strings are the answer's text cut at each token's span, so they join up to it exactly.
 
 Errors are OpenAI's shape, ``{"error": {"message", "type", "param", "code"}}``: 400 for a bad request,
-404 for another model name. Every model call holds the process's model lock.
+404 for another model name. Every model call holds the process's model lock. Requests that wait for the
+model while it is busy are answered together in one batched call (:mod:`ieforge.serve.batching`).
 """
 
 import time
@@ -36,6 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ieforge.errors import IEForgeError
 from ieforge.extractor import Extractor
 from ieforge.models.base import Backend, Chat, Generation, Message
+from ieforge.serve.batching import Ask, Batcher
 from ieforge.serve.tasks_api import MODEL_LOCK
 
 DEFAULT_MAX_TOKENS = 512
@@ -347,6 +349,8 @@ def router(extractor: Extractor) -> APIRouter:
         with MODEL_LOCK:
             return extractor.backend
 
+    batcher = Batcher(lambda: extractor.backend, MODEL_LOCK)
+
     def check_model(name: str | None, served: str) -> None:
         if name is not None and name != served:
             raise api_error(
@@ -370,32 +374,31 @@ def router(extractor: Extractor) -> APIRouter:
         chat, prefix = _conversation(body)
         stops = body.stops()
         k = (body.top_logprobs or 0) if body.logprobs else 0
-        with MODEL_LOCK:
-            try:
+        try:
+            with MODEL_LOCK:
                 prompt_tokens = _prompt_tokens(model, chat, prefix)
-                room = model.context_length - prompt_tokens
-                if room <= 0:
-                    raise api_error(
-                        400,
-                        f"the prompt has {prompt_tokens} tokens; the model's context is "
-                        f"{model.context_length}",
-                        param="messages",
-                        code="context_length_exceeded",
-                    )
-                limit = min(body.max_completion_tokens or body.max_tokens or DEFAULT_MAX_TOKENS, room)
-                temperature = 1.0 if body.temperature is None else body.temperature
-                gen = model.generate(
-                    [chat],
-                    max_new_tokens=limit,
-                    temperature=temperature,
-                    assistant_prefix=prefix,
-                    stop=stops,
-                    batch_size=1,
-                )[0]
-                top_of = getattr(model, "top_next_tokens", None)
-                top = top_of([chat], k, assistant_prefix=prefix)[0] if k and callable(top_of) else None
-            except (IEForgeError, ValueError) as exc:
-                raise api_error(400, str(exc) or type(exc).__name__) from None
+            room = model.context_length - prompt_tokens
+            if room <= 0:
+                raise api_error(
+                    400,
+                    f"the prompt has {prompt_tokens} tokens; the model's context is {model.context_length}",
+                    param="messages",
+                    code="context_length_exceeded",
+                )
+            done = batcher.ask(
+                Ask(
+                    chat,
+                    limit=min(body.max_completion_tokens or body.max_tokens or DEFAULT_MAX_TOKENS, room),
+                    temperature=1.0 if body.temperature is None else body.temperature,
+                    prefix=prefix,
+                    stops=tuple(stops),
+                    top=k,
+                )
+            )
+        except (IEForgeError, ValueError) as exc:
+            raise api_error(400, str(exc) or type(exc).__name__) from None
+        assert done.generation is not None
+        gen, top = done.generation, done.top_tokens
         answer = gen.text[len(prefix) :] if gen.text.startswith(prefix) else gen.text
         hits = [s for s in stops if gen.finished and answer.endswith(s)]
         stop_hit = max(hits, key=len) if hits else None
