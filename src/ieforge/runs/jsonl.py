@@ -21,41 +21,53 @@ from ieforge.errors import InputError
 Record = dict[str, Any]
 
 
-def iter_records(
-    path: str | Path, check: Callable[[Record], None] | None = None
-) -> Iterator[tuple[int, Record]]:
-    """Stream ``(line number, record)`` of a JSONL file, validating each line as it goes.
-
-    ``check(record)`` may raise :class:`InputError` for task-specific problems; every error names
-    the file and line. Only the ids seen so far are kept in memory (to refuse duplicates).
-    """
+def iter_objects(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Stream ``(line number, object)`` of a JSONL file; blank lines are skipped, and a line that is
+    not UTF-8, not JSON or not an object stops the reading with an error naming the file and line."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    seen: set[str] = set()
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputError(f"{path}:{lineno}: not UTF-8 text") from None
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
+                obj = json.loads(line)
             except ValueError as exc:
                 raise InputError(f"{path}:{lineno}: invalid JSON ({exc})") from None
-            if not isinstance(rec, dict):
-                raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(rec).__name__}")
-            if not isinstance(rec.get("text"), str):
-                raise InputError(f"{path}:{lineno}: missing or non-string field 'text'")
-            rec.setdefault("id", lineno)
-            key = str(rec["id"])
-            if key in seen:
-                raise InputError(f"{path}:{lineno}: duplicate id {rec['id']!r}")
-            seen.add(key)
-            if check is not None:
-                try:
-                    check(rec)
-                except InputError as exc:
-                    raise InputError(f"{path}:{lineno}: {exc}") from None
-            yield lineno, rec
+            if not isinstance(obj, dict):
+                raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+            yield lineno, obj
+
+
+def iter_records(
+    path: str | Path, check: Callable[[Record], None] | None = None
+) -> Iterator[tuple[int, Record]]:
+    """Stream ``(line number, record)`` of a JSONL input file, validating each line as it goes.
+
+    A record is an object with a string ``text`` and an ``id`` (the line number when absent, never
+    repeated). ``check(record)`` may raise :class:`InputError` for task-specific problems; every error
+    names the file and line. Only the ids seen so far are kept in memory.
+    """
+    seen: set[str] = set()
+    for lineno, rec in iter_objects(path):
+        if not isinstance(rec.get("text"), str):
+            raise InputError(f"{path}:{lineno}: missing or non-string field 'text'")
+        rec.setdefault("id", lineno)
+        key = str(rec["id"])
+        if key in seen:
+            raise InputError(f"{path}:{lineno}: duplicate id {rec['id']!r}")
+        seen.add(key)
+        if check is not None:
+            try:
+                check(rec)
+            except InputError as exc:
+                raise InputError(f"{path}:{lineno}: {exc}") from None
+        yield lineno, rec
 
 
 def read_records(path: str | Path) -> list[Record]:

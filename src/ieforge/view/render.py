@@ -32,6 +32,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from ieforge.errors import IEForgeError, InputError
+from ieforge.runs.jsonl import iter_objects
 
 DEFAULT_LIMIT = 1000
 """Documents a file shows by default; the rest are counted and named in a note."""
@@ -60,25 +61,7 @@ def read_results(path: str | Path) -> Iterator[Record]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    return _read_lines(path)
-
-
-def _read_lines(path: Path) -> Iterator[Record]:
-    with path.open("rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise InputError(f"{path}:{lineno}: not UTF-8 text") from None
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError as exc:
-                raise InputError(f"{path}:{lineno}: invalid JSON ({exc})") from None
-            if not isinstance(rec, dict):
-                raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(rec).__name__}")
-            yield rec
+    return (obj for _, obj in iter_objects(path))
 
 
 # ----- what the templates see ----------------------------------------------------------------------------
