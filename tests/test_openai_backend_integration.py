@@ -360,3 +360,25 @@ def test_a_corpus_run_records_a_dead_server_and_retries_later(port: int, tmp_pat
     assert execute(plan, up).errors == 0
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert sorted(r["id"] for r in rows) == [0, 1] and all("entities" in r for r in rows)
+
+
+def test_logit_bias_forces_the_options(small_backend: Backend, port: int) -> None:
+    """Without log-probabilities the letter reading asks for one token with a logit bias on the options'
+    first tokens: the answer is always an option, the one the local model ranks first among them."""
+    options = ["A", "B", "C", "D"]
+    chats = [
+        _choice_chat("Which is a fruit? A. car B. apple C. chair D. river"),
+        _choice_chat("Write a poem about the sea."),  # a question that has nothing to do with letters
+    ]
+    remote = OpenAIBackend(MODEL, base_url=_url(port), logprobs=False, concurrency=1)
+    got = remote.next_token_logprobs(chats, options)
+    want = [small_backend.next_token_logprobs([c], options)[0] for c in chats]
+    for g, w in zip(got, want):
+        assert sorted(g.values()) == [-math.inf] * 3 + [0.0]
+        assert max(g, key=g.__getitem__) == max(w, key=w.__getitem__)
+    # the server checks the bias it is given
+    url = f"{_url(port)}/chat/completions"
+    chat = {"model": MODEL, "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 1}
+    for bad in ({"x": 1}, {"1": 500}, {"99999999": 5}):
+        res = httpx.post(url, json={**chat, "logit_bias": bad}, timeout=30)
+        assert res.status_code == 400 and "logit_bias" in res.json()["error"]["message"]

@@ -33,8 +33,10 @@ What a chat API gives, and what this backend makes of it:
   not sent to ``api.openai.com``, which rejects unknown fields.
 - ``next_token_logprobs`` asks for one token with its ``top_logprobs`` (20 by default) and reads each
   option from them (see :func:`match_options`); options outside that list get ``-inf``. A server that
-  gives no log-probabilities leaves only the token it chose: the option the answer starts with gets
-  log-probability 0 and the others ``-inf``.
+  gives no log-probabilities (or ``logprobs=False``) leaves only the token it chose, asked for with a
+  ``logit_bias`` of 100 on the options' first tokens when the server's ``/tokenize`` names their ids
+  (so that the token is one of them): the option the answer starts with gets log-probability 0 and
+  the others ``-inf``.
 - ``score_continuations`` is impossible (chat APIs score only what the model generates) and raises
   :class:`ScoringUnsupportedError`.
 - ``count_tokens`` asks the server's ``/tokenize`` (vLLM's or llama.cpp's) and caches the answers; a
@@ -284,7 +286,8 @@ class OpenAIBackend:
     ``model`` is the server's name for the model; ``concurrency`` caps the requests in flight;
     ``timeout`` (seconds) bounds each attempt and ``max_retries`` the retries after it;
     ``context_length`` overrides what the server lists; ``top_logprobs`` (at most 20, OpenAI's and
-    vLLM's default cap) is how many next tokens :meth:`next_token_logprobs` reads options from.
+    vLLM's default cap) is how many next tokens :meth:`next_token_logprobs` reads options from;
+    ``logprobs=False`` never asks for log-probabilities (for a server that refuses them).
     ``usage`` counts the tokens the server reports and the requests made (``extra["requests"]``).
     """
 
@@ -299,6 +302,7 @@ class OpenAIBackend:
         max_retries: int = 5,
         context_length: int | None = None,
         top_logprobs: int = DEFAULT_TOP_LOGPROBS,
+        logprobs: bool = True,
     ) -> None:
         import openai
 
@@ -315,6 +319,7 @@ class OpenAIBackend:
         self.timeout = timeout
         self.max_retries = max_retries
         self.top_logprobs = top_logprobs
+        self.logprobs = logprobs
         self.usage = Usage()
         self.client = openai.OpenAI(
             base_url=self.base_url, api_key=resolve_api_key(api_key), timeout=timeout, max_retries=max_retries
@@ -424,12 +429,33 @@ class OpenAIBackend:
         return math.ceil(len(text) / CHARS_PER_TOKEN) if n is None else n
 
     def _server_count(self, text: str) -> int | None:
-        """Tokens of ``text`` by the server's ``/tokenize`` (vLLM's and llama.cpp's shapes; answers
-        cached), None when the server has none (asked once)."""
+        """Tokens of ``text`` by the server's ``/tokenize`` (answers cached), None when the server has
+        none (asked once)."""
+        known = self._counts.get(text)
+        if known is not None:
+            return known
+        answer = self._tokenize(text)
+        if answer is None:
+            return None
+        count = answer[0]
+        with self._lock:
+            if len(self._counts) >= _CACHE_LIMIT:
+                self._counts.clear()
+            self._counts[text] = count
+        return count
+
+    def _first_token_id(self, text: str) -> int | None:
+        """The id of ``text``'s first token in the served model's vocabulary (None when the server
+        cannot tell)."""
+        answer = self._tokenize(text)
+        ids = answer[1] if answer is not None else []
+        return ids[0] if ids and isinstance(ids[0], int) else None
+
+    def _tokenize(self, text: str) -> tuple[int, list[Any]] | None:
+        """``text`` by the server's ``/tokenize`` (vLLM's and llama.cpp's shapes): its token count and
+        the token ids the server lists (maybe none); None when it has no such endpoint."""
         if self._can_tokenize is False:
             return None
-        if text in self._counts:
-            return self._counts[text]
         body = {
             "model": self.model,
             "prompt": text,  # vLLM
@@ -440,9 +466,10 @@ class OpenAIBackend:
         url = server_root(self.base_url) + "/tokenize"
         try:
             data = self._call(lambda: self.client.post(url, cast_to=object, body=body))
+            tokens = data.get("tokens") if isinstance(data, dict) else None
             count = data.get("count") if isinstance(data, dict) else None
-            if not isinstance(count, int):
-                count = len(data["tokens"])  # type: ignore[index]
+            if not isinstance(tokens, list) and not isinstance(count, int):
+                raise KeyError("tokens")
         except (RequestError, KeyError, TypeError) as exc:
             if self._can_tokenize is None:
                 log.warning("%s cannot count tokens (%s); estimating from characters", self.base_url, exc)
@@ -453,11 +480,8 @@ class OpenAIBackend:
                 raise
             raise self._failure("/tokenize answered without a token count") from exc
         self._can_tokenize = True
-        with self._lock:
-            if len(self._counts) >= _CACHE_LIMIT:
-                self._counts.clear()
-            self._counts[text] = int(count)
-        return int(count)
+        ids = tokens if isinstance(tokens, list) else []
+        return (count if isinstance(count, int) else len(ids)), ids
 
     def generate(
         self,
@@ -476,7 +500,9 @@ class OpenAIBackend:
         def one(i: int) -> Generation:
             if limits[i] == 0:
                 return Generation(text=assistant_prefix, finished=False)
-            params: dict[str, Any] = {"max_tokens": limits[i], "temperature": temperature, "logprobs": True}
+            params: dict[str, Any] = {"max_tokens": limits[i], "temperature": temperature}
+            if self.logprobs:
+                params["logprobs"] = True
             if stops:
                 params["stop"] = stops
             choice = self._complete(chats[i], assistant_prefix, **params)
@@ -518,15 +544,31 @@ class OpenAIBackend:
         for opt in dict.fromkeys(options):
             n = self._server_count(opt)
             several[opt] = None if n is None else n > 1
+        bias: dict[str, int] | None = None
+
+        def forced(chat: Chat) -> dict[str, float]:
+            """Without log-probabilities: one token, pushed onto the options' first tokens by a logit
+            bias when the server can name their ids (its /tokenize), read as the option it starts."""
+            nonlocal bias
+            if bias is None:
+                ids = [self._first_token_id(o) for o in dict.fromkeys(options)]
+                bias = {str(i): 100 for i in ids if i is not None} if all(i is not None for i in ids) else {}
+            params: dict[str, Any] = {"max_tokens": 1, "temperature": 0.0}
+            if bias:
+                params["logit_bias"] = bias
+            choice = self._complete(chat, assistant_prefix, **params)
+            return answer_start_scores(options, choice.message.content or "", distinct=distinct)
 
         def one(chat: Chat) -> dict[str, float]:
+            if not self.logprobs:
+                return forced(chat)
             params: dict[str, Any] = {"max_tokens": 1, "temperature": 0.0, "logprobs": True}
             if self.top_logprobs:
                 params["top_logprobs"] = self.top_logprobs
             choice = self._complete(chat, assistant_prefix, **params)
             content = getattr(choice.logprobs, "content", None) if choice.logprobs is not None else None
             if not content:
-                return answer_start_scores(options, choice.message.content or "", distinct=distinct)
+                return forced(chat)
             first = content[0]
             candidates = [(_token_text(t), float(t.logprob)) for t in first.top_logprobs or ()]
             candidates.append((_token_text(first), float(first.logprob)))

@@ -13,7 +13,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -275,16 +275,20 @@ class TransformersBackend:
         assistant_prefix: str = "",
         stop: Sequence[str] = (),
         batch_size: int = 8,
+        logit_bias: Mapping[int, float] | None = None,
     ) -> list[Generation]:
         """Prompts that share a prefix (one text asked several questions) are batched together and the
         prefix is encoded once (see :mod:`ieforge.models.prefix`); each answer leaves the batch as soon
-        as it ends, so short answers stop costing work."""
+        as it ends, so short answers stop costing work. ``logit_bias`` (token id -> value added to its
+        logit, as OpenAI's API has it) applies at every step; the log-probabilities reported are those
+        of the biased distribution."""
         prompts = [self._prompt_ids(self.render(c) + assistant_prefix) for c in chats]
         limits = token_limits(max_new_tokens, len(prompts))
+        bias = self._bias_vector(logit_bias) if logit_bias else None
         results: list[Generation | None] = [None] * len(prompts)
         for batch in plan_batches(prompts, batch_size, share=self.share_prefix):
             state = self._prefill(prompts, batch, keep_cache=True)
-            decoded = self._decode(state, [limits[i] for i in batch.rows], temperature, stop)
+            decoded = self._decode(state, [limits[i] for i in batch.rows], temperature, stop, bias)
             for i, (ids, lps) in zip(batch.rows, decoded):
                 results[i] = assemble_generation(
                     ids, lps, assistant_prefix, stop, self._decode_ids, self.stop_ids
@@ -350,8 +354,24 @@ class TransformersBackend:
         self.usage.forward_passes += 1
         return out
 
+    def _bias_vector(self, logit_bias: Mapping[int, float]) -> Any:
+        """``logit_bias`` as a vector over the vocabulary (ids outside it are a ValueError)."""
+        torch = _torch()
+        size = int(self.model.get_output_embeddings().weight.shape[0])
+        bias = torch.zeros(size, dtype=torch.float32)
+        for token, value in logit_bias.items():
+            if not 0 <= int(token) < size:
+                raise ValueError(f"logit_bias: token id {token} is not in the vocabulary (0 to {size - 1})")
+            bias[int(token)] = float(value)
+        return bias
+
     def _decode(
-        self, state: _Prefilled, limits: list[int], temperature: float, stop: Sequence[str]
+        self,
+        state: _Prefilled,
+        limits: list[int],
+        temperature: float,
+        stop: Sequence[str],
+        bias: Any = None,
     ) -> list[tuple[list[int], list[float]]]:
         """Greedy (temperature 0) or sampled decoding from a prefilled batch. A row stops at an
         end-of-turn token, at a stop string or at its limit of new tokens; stopped rows leave the cache."""
@@ -364,6 +384,8 @@ class TransformersBackend:
         if not any(limit > 0 for limit in limits):
             return out
         while True:
+            if bias is not None:
+                logits = logits.float() + bias.to(logits.device)
             if temperature > 0:
                 logp = torch.log_softmax(logits / temperature, dim=-1)
                 tokens = torch.multinomial(logp.exp(), 1).squeeze(-1)

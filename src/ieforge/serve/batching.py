@@ -3,20 +3,23 @@
 One request at a time leaves a batching backend idle: a client running 8 requests at once would wait for
 8 separate generations. The batcher keeps one thread at the model. Whatever requests queued up while
 it was busy become its next call, one ``generate`` per group of requests that share temperature,
-answer prefix and stop strings (each request keeps its own token limit). A request alone in the queue
-runs alone, exactly as it would without the batcher.
+answer prefix, stop strings and logit bias (each request keeps its own token limit). A request alone
+in the queue runs alone, exactly as it would without the batcher.
 """
 
 from __future__ import annotations
 
+import inspect
 import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ieforge.models.base import Backend, Chat, Generation
 
 TopTokens = list[tuple[str, float]]
+Key = tuple[float, str, tuple[str, ...], tuple[tuple[int, float], ...]]
 
 
 @dataclass
@@ -30,13 +33,15 @@ class Ask:
     stops: tuple[str, ...] = ()
     top: int = 0
     """how many of the first position's top tokens to list (0: none)"""
+    bias: tuple[tuple[int, float], ...] = ()
+    """logit bias: (token id, value) pairs"""
     generation: Generation | None = None
     top_tokens: TopTokens | None = None
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
-    def key(self) -> tuple[float, str, tuple[str, ...]]:
-        return (self.temperature, self.prefix, self.stops)
+    def key(self) -> Key:
+        return (self.temperature, self.prefix, self.stops, self.bias)
 
 
 class Batcher:
@@ -72,7 +77,7 @@ class Batcher:
                     waiting.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            groups: dict[tuple[float, str, tuple[str, ...]], list[Ask]] = {}
+            groups: dict[Key, list[Ask]] = {}
             for ask in waiting:
                 groups.setdefault(ask.key(), []).append(ask)
             for group in groups.values():
@@ -84,6 +89,11 @@ class Batcher:
             with self._lock:
                 model = self._backend()
                 self.calls.append(len(group))
+                extra: dict[str, Any] = {}
+                if first.bias:
+                    if "logit_bias" not in inspect.signature(model.generate).parameters:
+                        raise ValueError(f"logit_bias is not supported by {model.name}")
+                    extra["logit_bias"] = dict(first.bias)
                 gens = model.generate(
                     [a.chat for a in group],
                     max_new_tokens=[a.limit for a in group],
@@ -91,6 +101,7 @@ class Batcher:
                     assistant_prefix=first.prefix,
                     stop=first.stops,
                     batch_size=len(group),
+                    **extra,
                 )
                 listing = [a for a in group if a.top]
                 top_of = getattr(model, "top_next_tokens", None)

@@ -10,7 +10,9 @@ no streaming; ``seed`` and ``user`` are accepted and ignored, and fields the mod
 (tools, response formats, penalties, ``top_p`` other than 1 ...) are refused. vLLM's extensions are
 read too: ``continue_final_message`` (the final assistant message is the start of the answer, which
 the reply continues; the reply holds only the continuation), ``add_generation_prompt`` and
-``include_stop_str_in_output``; each choice has vLLM's ``stop_reason`` (the stop string that ended the
+``include_stop_str_in_output``; ``logit_bias`` (token ids of the served model's tokenizer, as
+``/tokenize`` gives them) on a model that can apply it (the transformers backend); each choice has vLLM's
+``stop_reason`` (the stop string that ended the
 answer, or null).
 
 ``top_logprobs`` are those of the first answer token (for a model that can list its top next tokens:
@@ -51,7 +53,6 @@ _UNSUPPORTED = (
     "functions",
     "function_call",
     "response_format",
-    "logit_bias",
     "audio",
     "prediction",
     "stream_options",
@@ -115,6 +116,9 @@ class ChatCompletionRequest(BaseModel):
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
     user: str | None = None
+    logit_bias: dict[str, float] | None = Field(
+        default=None, description="token id (as a string) -> value from -100 to 100 added to its logit"
+    )
     # vLLM's extensions
     continue_final_message: bool = False
     add_generation_prompt: bool = True
@@ -135,6 +139,9 @@ class ChatCompletionRequest(BaseModel):
             raise ValueError("frequency and presence penalties are not supported")
         if self.top_logprobs and not self.logprobs:
             raise ValueError("top_logprobs needs logprobs=true")
+        for token, value in (self.logit_bias or {}).items():
+            if not token.isdigit() or not -100 <= value <= 100:
+                raise ValueError("logit_bias maps token ids (digits) to values from -100 to 100")
         _check_unicode(*self.stops())
         if self.continue_final_message:
             if self.messages[-1].role != "assistant":
@@ -393,6 +400,7 @@ def router(extractor: Extractor) -> APIRouter:
                     prefix=prefix,
                     stops=tuple(stops),
                     top=k,
+                    bias=tuple(sorted((int(t), v) for t, v in (body.logit_bias or {}).items())),
                 )
             )
         except (IEForgeError, ValueError) as exc:
