@@ -391,3 +391,23 @@ def test_openapi_spec_types_every_endpoint(client: TestClient) -> None:
         "prompt",
     }
     assert schemas["Entity"]["required"] == ["start", "end", "text", "label"]
+
+
+@pytest.mark.model
+def test_end_to_end_relations_refuse_more_pairs_than_the_cap(small_backend: Any) -> None:
+    """A text whose entities make more pairs than max_pairs is a 400 before any pair is classified."""
+    text = "Bill Gates and Paul Allen founded Microsoft in Albuquerque."
+    types = ["person", "organization", "location"]
+    ex = Extractor(small_backend, max_new_tokens=16)
+    found = ex.ner(text, types).entities
+    pairs = sum(1 for h in found for t in found if h.end <= t.start or t.end <= h.start)
+    assert pairs >= 2, "the model finds at least two separate entities in this sentence"
+    request = {"text": text, "schema": "fewrel", "entity_types": types}  # fewrel: every pair allowed
+    with TestClient(create_app(ex, limits=Limits(max_pairs=pairs))) as at_cap:
+        post(at_cap, "/v1/relations", request)
+    with TestClient(create_app(ex, limits=Limits(max_pairs=pairs - 1))) as below:
+        body = post(below, "/v1/relations", request, status=400)
+    assert body["error"] == (
+        f"{len(found)} entities make {pairs} pairs to classify, more than the {pairs - 1} allowed; "
+        "send a shorter text"
+    )

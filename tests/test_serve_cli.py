@@ -114,5 +114,5 @@ def test_serve_help_states_the_default_caps() -> None:
     res = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
     assert res.exit_code == 0, res.output
     caps = Limits()
-    for default in (caps.max_chars, caps.max_labels, caps.max_headers, caps.max_body_bytes):
+    for default in (caps.max_chars, caps.max_labels, caps.max_headers, caps.max_body_bytes, caps.max_pairs):
         assert f"(default {default})" in res.output

@@ -1084,6 +1084,10 @@ def serve(
     max_body_bytes: Annotated[
         int | None, typer.Option(help="largest request body in bytes (default 1048576)", min=1)
     ] = None,
+    max_pairs: Annotated[
+        int | None,
+        typer.Option(help="most entity pairs one /v1/relations request may classify (default 256)", min=1),
+    ] = None,
     max_new_tokens: AnswerTokensOpt = None,
     batch_size: Annotated[int | None, typer.Option(help="questions decoded together", min=1)] = None,
     device: DeviceOpt = "auto",
@@ -1104,6 +1108,7 @@ def serve(
         "max_labels": max_labels,
         "max_headers": max_headers,
         "max_body_bytes": max_body_bytes,
+        "max_pairs": max_pairs,
     }
     limits = Limits(**{k: v for k, v in caps.items() if v is not None})
     _quiet_libraries()

@@ -195,9 +195,13 @@ class Extractor:
         reading: Reading = "letters",
         calibrate: bool = False,
         permutations: int = 1,
+        max_pairs: int | None = None,
     ) -> list[Relation]:
         """End-to-end relation extraction: find entities of the schema's types with NER, then classify every
         ordered pair of non-overlapping entities whose types the schema's constraints allow.
+
+        ``max_pairs`` refuses (:class:`InputError`) a text whose entities make more pairs than that,
+        before any pair is classified (a service's bound on the work one request may ask for).
 
         ``entity_types`` overrides the types (needed for schemas without type constraints). Pairs read as
         the none label are left out of the result.
@@ -227,6 +231,11 @@ class Extractor:
                                 tt,
                             )
                         )
+        if max_pairs is not None and len(queries) > max_pairs:
+            raise InputError(
+                f"{len(found)} entities make {len(queries)} pairs to classify, more than the {max_pairs} "
+                "allowed; send a shorter text"
+            )
         best: dict[tuple[int, int, int, int], Relation] = {}
         for r in task.run_many(queries):
             # a mention typed two ways is asked about twice: keep the more confident reading

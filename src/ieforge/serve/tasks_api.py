@@ -43,6 +43,9 @@ class Limits(BaseModel):
     max_header_chars: int = Field(default=100, ge=1, description="longest column header, in characters")
     max_instruction_chars: int = Field(default=1_000, ge=1, description="longest table instruction")
     max_body_bytes: int = Field(default=1_048_576, ge=1, description="largest request body, in bytes")
+    max_pairs: int = Field(
+        default=256, ge=1, description="most entity pairs one end-to-end relation request may classify"
+    )
 
 
 class ErrorBody(BaseModel):
@@ -314,6 +317,7 @@ def router(extractor: Extractor, limits: Limits | None = None) -> APIRouter:
                 method=req.method,
                 reading=req.reading,
                 calibrate=req.calibrate,
+                max_pairs=lim.max_pairs,
             )
         )
         return RelationsResult(text=req.text, schema_name=schema.id, relations=found, model=model_name)
