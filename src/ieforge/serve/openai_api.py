@@ -24,6 +24,7 @@ Errors are OpenAI's shape, ``{"error": {"message", "type", "param", "code"}}``: 
 model while it is busy are answered together in one batched call (:mod:`ieforge.serve.batching`).
 """
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine
@@ -352,11 +353,17 @@ def router(extractor: Extractor) -> APIRouter:
     )
     started = int(time.time())
 
+    # Counting a prompt's tokens needs the tokenizer only: it takes its own lock, not the model's, so a
+    # request joins the batcher's queue while the model is busy with earlier ones (and shares their
+    # next call) instead of waiting for the model to count.
+    count_lock = threading.Lock()
+
     def backend() -> Backend:
         with MODEL_LOCK:
             return extractor.backend
 
-    batcher = Batcher(lambda: extractor.backend, MODEL_LOCK)
+    model_now = backend()  # loaded once, here; requests read it without waiting for the model
+    batcher = Batcher(lambda: model_now, MODEL_LOCK)
 
     def check_model(name: str | None, served: str) -> None:
         if name is not None and name != served:
@@ -376,13 +383,13 @@ def router(extractor: Extractor) -> APIRouter:
 
     @api.post("/v1/chat/completions", summary="A chat completion (OpenAI's API, non-streaming)")
     def chat_completions(body: ChatCompletionRequest) -> ChatCompletion:
-        model = backend()
+        model = model_now
         check_model(body.model, model.name)
         chat, prefix = _conversation(body)
         stops = body.stops()
         k = (body.top_logprobs or 0) if body.logprobs else 0
         try:
-            with MODEL_LOCK:
+            with count_lock:
                 prompt_tokens = _prompt_tokens(model, chat, prefix)
             room = model.context_length - prompt_tokens
             if room <= 0:
