@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -31,12 +32,12 @@ TEXTS = ["Barack Obama was born in Honolulu.", "Marie Curie worked in Paris."]
 LETTERS = ["A", " A", "B", " B", "C", " C", "D", " D"]
 
 
-@pytest.fixture(scope="module")
-def port(small_backend: Backend) -> Iterator[int]:
-    """The real server (create_app over the small model) on a free loopback port."""
+@contextmanager
+def _serving(app: Any) -> Iterator[int]:
+    """``app`` served by uvicorn on a free loopback port (yields the port)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(Extractor(small_backend)), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -47,6 +48,21 @@ def port(small_backend: Backend) -> Iterator[int]:
     server.should_exit = True
     thread.join(timeout=10)
     sock.close()
+
+
+@pytest.fixture(scope="module")
+def port(small_backend: Backend) -> Iterator[int]:
+    """The real server (create_app over the small model) on a free loopback port."""
+    with _serving(create_app(Extractor(small_backend))) as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def alone_port(small_backend: Backend) -> Iterator[int]:
+    """The same server answering each chat request alone (no batching), as the local backend one chat
+    at a time does: answers compared with those must not depend on which requests met at the server."""
+    with _serving(create_app(Extractor(small_backend), max_batch=1)) as p:
+        yield p
 
 
 def _url(port: int) -> str:
@@ -223,9 +239,9 @@ def test_a_slow_server_times_out(port: int) -> None:
     assert elapsed < 2.5  # two 0.5 s attempts and one backoff of at most 0.5 s
 
 
-def test_at_most_concurrency_requests_in_flight(small_backend: Backend, port: int) -> None:
+def test_at_most_concurrency_requests_in_flight(small_backend: Backend, alone_port: int) -> None:
     chats = [[{"role": "user", "content": f"Count to {n}."}] for n in range(6)]
-    with FaultProxy(port, ["delay:0.2"], cycle=True) as proxy:
+    with FaultProxy(alone_port, ["delay:0.2"], cycle=True) as proxy:
         remote = OpenAIBackend(MODEL, base_url=proxy.url, concurrency=2)
         got = remote.generate(chats, max_new_tokens=3)  # type: ignore[arg-type]
     want = _local(small_backend, chats, max_new_tokens=3)  # type: ignore[arg-type]

@@ -327,7 +327,7 @@ class OpenAIBackend:
         # vLLM's request extensions, which OpenAI's own API refuses
         self.extensions = urlsplit(self.base_url).hostname != "api.openai.com"
         self._context_length = context_length
-        self._counts: dict[str, int] = {}
+        self._counts: dict[str, tuple[int, list[Any]]] = {}
         self._can_tokenize: bool | None = None
         self._lock = threading.Lock()
 
@@ -429,27 +429,29 @@ class OpenAIBackend:
         return math.ceil(len(text) / CHARS_PER_TOKEN) if n is None else n
 
     def _server_count(self, text: str) -> int | None:
-        """Tokens of ``text`` by the server's ``/tokenize`` (answers cached), None when the server has
-        none (asked once)."""
-        known = self._counts.get(text)
-        if known is not None:
-            return known
-        answer = self._tokenize(text)
-        if answer is None:
-            return None
-        count = answer[0]
-        with self._lock:
-            if len(self._counts) >= _CACHE_LIMIT:
-                self._counts.clear()
-            self._counts[text] = count
-        return count
+        """Tokens of ``text`` by the server's ``/tokenize``, None when the server has none."""
+        answer = self._tokenized(text)
+        return None if answer is None else answer[0]
 
     def _first_token_id(self, text: str) -> int | None:
         """The id of ``text``'s first token in the served model's vocabulary (None when the server
         cannot tell)."""
-        answer = self._tokenize(text)
+        answer = self._tokenized(text)
         ids = answer[1] if answer is not None else []
         return ids[0] if ids and isinstance(ids[0], int) else None
+
+    def _tokenized(self, text: str) -> tuple[int, list[Any]] | None:
+        """:meth:`_tokenize`, its answers cached (a server without ``/tokenize`` is asked once)."""
+        known = self._counts.get(text)
+        if known is not None:
+            return known
+        answer = self._tokenize(text)
+        if answer is not None:
+            with self._lock:
+                if len(self._counts) >= _CACHE_LIMIT:
+                    self._counts.clear()
+                self._counts[text] = answer
+        return answer
 
     def _tokenize(self, text: str) -> tuple[int, list[Any]] | None:
         """``text`` by the server's ``/tokenize`` (vLLM's and llama.cpp's shapes): its token count and

@@ -13,7 +13,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -474,20 +474,27 @@ class TransformersBackend:
         batch_size: int = 8,
         distinct: bool = False,
     ) -> list[dict[str, float]]:
-        torch = _torch()
         first_ids, repeated = option_first_tokens(
             options,
             lambda o: list(self.tokenizer(o, add_special_tokens=False)["input_ids"]),
             distinct=distinct,
         )
-        prompts = [self._prompt_ids(self.render(c) + assistant_prefix) for c in chats]
-        rows: list[dict[str, float]] = [{} for _ in prompts]
-        for batch in plan_batches(prompts, batch_size, share=self.share_prefix):
-            logits = self._prefill(prompts, batch, keep_cache=False).logits
-            logp = torch.log_softmax(logits, dim=-1)
-            for r, i in enumerate(batch.rows):
+        rows: list[dict[str, float]] = [{} for _ in chats]
+        for batch_rows, logp in self._next_token_logp(chats, assistant_prefix, batch_size):
+            for r, i in enumerate(batch_rows):
                 rows[i] = option_scores(logp[r], options, first_ids, repeated)
         return rows
+
+    def _next_token_logp(
+        self, chats: Sequence[Chat], assistant_prefix: str, batch_size: int
+    ) -> Iterator[tuple[Sequence[int], Any]]:
+        """Per planned batch: the chats' indices and the log-probabilities of each one's next answer
+        token (after ``assistant_prefix``), one row per index: one forward pass per chat."""
+        torch = _torch()
+        prompts = [self._prompt_ids(self.render(c) + assistant_prefix) for c in chats]
+        for batch in plan_batches(prompts, batch_size, share=self.share_prefix):
+            logits = self._prefill(prompts, batch, keep_cache=False).logits
+            yield batch.rows, torch.log_softmax(logits, dim=-1)
 
     def top_next_tokens(
         self, chats: Sequence[Chat], k: int, *, assistant_prefix: str = "", batch_size: int = 8
@@ -496,12 +503,9 @@ class TransformersBackend:
         their log-probabilities, most probable first: one forward pass per chat, as in
         :meth:`next_token_logprobs`. Each token is decoded alone (special tokens, end-of-turn included,
         decode to ``""``). Used by the OpenAI-compatible server for ``top_logprobs``."""
-        torch = _torch()
-        prompts = [self._prompt_ids(self.render(c) + assistant_prefix) for c in chats]
-        rows: list[list[tuple[str, float]]] = [[] for _ in prompts]
-        for batch in plan_batches(prompts, batch_size, share=self.share_prefix):
-            logp = torch.log_softmax(self._prefill(prompts, batch, keep_cache=False).logits, dim=-1)
+        rows: list[list[tuple[str, float]]] = [[] for _ in chats]
+        for batch_rows, logp in self._next_token_logp(chats, assistant_prefix, batch_size):
             values, ids = logp.topk(max(0, min(k, logp.shape[-1])), dim=-1)
-            for r, i in enumerate(batch.rows):
+            for r, i in enumerate(batch_rows):
                 rows[i] = [(self._decode_ids([t]), v) for t, v in zip(ids[r].tolist(), values[r].tolist())]
         return rows

@@ -23,11 +23,12 @@ from ieforge.serve.tasks_api import Limits
 logger = logging.getLogger("ieforge.serve")
 
 
-def create_app(extractor: Extractor, *, limits: Limits | None = None) -> FastAPI:
+def create_app(extractor: Extractor, *, limits: Limits | None = None, max_batch: int = 16) -> FastAPI:
     """An app serving ``extractor``'s model: task endpoints, OpenAI-compatible chat, and the page.
 
     The model is loaded here (not on the first request). ``limits`` caps every request (see
-    :class:`~ieforge.serve.tasks_api.Limits` for the defaults).
+    :class:`~ieforge.serve.tasks_api.Limits` for the defaults). ``max_batch`` bounds how many waiting
+    chat requests the OpenAI-compatible endpoint answers in one model call (1: each alone).
     """
     lim = limits or Limits()
     app = FastAPI(
@@ -36,7 +37,7 @@ def create_app(extractor: Extractor, *, limits: Limits | None = None) -> FastAPI
         version=_version(),
     )
     app.include_router(tasks_api.router(extractor, lim))
-    app.include_router(openai_api.router(extractor))
+    app.include_router(openai_api.router(extractor, max_batch=max_batch))
     app.include_router(page.router(extractor))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -344,7 +344,7 @@ def _conversation(body: ChatCompletionRequest) -> tuple[Chat, str]:
     return chat, ""
 
 
-def router(extractor: Extractor) -> APIRouter:
+def router(extractor: Extractor, *, max_batch: int = 16) -> APIRouter:
     """``/v1/models``, ``/v1/chat/completions`` and ``/tokenize`` for ``extractor``'s model."""
     api = APIRouter(
         route_class=OpenAIRoute,
@@ -353,17 +353,14 @@ def router(extractor: Extractor) -> APIRouter:
     )
     started = int(time.time())
 
-    # Counting a prompt's tokens needs the tokenizer only: it takes its own lock, not the model's, so a
+    # Counting tokens needs the tokenizer only: it takes its own lock, not the model's, so a chat
     # request joins the batcher's queue while the model is busy with earlier ones (and shares their
     # next call) instead of waiting for the model to count.
     count_lock = threading.Lock()
 
-    def backend() -> Backend:
-        with MODEL_LOCK:
-            return extractor.backend
-
-    model_now = backend()  # loaded once, here; requests read it without waiting for the model
-    batcher = Batcher(lambda: model_now, MODEL_LOCK)
+    with MODEL_LOCK:
+        model = extractor.backend  # loaded once, here; requests read it without waiting for the model
+    batcher = Batcher(lambda: model, MODEL_LOCK, max_batch=max_batch)
 
     def check_model(name: str | None, served: str) -> None:
         if name is not None and name != served:
@@ -376,14 +373,10 @@ def router(extractor: Extractor) -> APIRouter:
 
     @api.get("/v1/models", summary="The served model (OpenAI's model list)")
     def list_models() -> ModelList:
-        model = backend()
-        with MODEL_LOCK:
-            context = model.context_length
-        return ModelList(data=[ModelCard(id=model.name, created=started, max_model_len=context)])
+        return ModelList(data=[ModelCard(id=model.name, created=started, max_model_len=model.context_length)])
 
     @api.post("/v1/chat/completions", summary="A chat completion (OpenAI's API, non-streaming)")
     def chat_completions(body: ChatCompletionRequest) -> ChatCompletion:
-        model = model_now
         check_model(body.model, model.name)
         chat, prefix = _conversation(body)
         stops = body.stops()
@@ -443,16 +436,14 @@ def router(extractor: Extractor) -> APIRouter:
 
     @api.post("/tokenize", summary="Count a text's tokens (vLLM's endpoint)")
     def tokenize(body: TokenizeRequest) -> TokenizeResponse:
-        model = backend()
         check_model(body.model, model.name)
         text = body.prompt if body.prompt is not None else body.content
         if text is None:
             raise api_error(400, "give the text to count as 'prompt'", param="prompt")
         tokenizer = getattr(model, "tokenizer", None)
-        with MODEL_LOCK:
+        with count_lock:
             count = model.count_tokens(text)
             ids = list(tokenizer(text, add_special_tokens=False)["input_ids"]) if callable(tokenizer) else []
-            context = model.context_length
-        return TokenizeResponse(count=count, max_model_len=context, tokens=[int(i) for i in ids])
+        return TokenizeResponse(count=count, max_model_len=model.context_length, tokens=[int(i) for i in ids])
 
     return api
