@@ -9,7 +9,8 @@ import pytest
 from ieforge.errors import InputError
 from ieforge.evaluate import relation_prf
 from ieforge.extractor import make_query
-from ieforge.tasks.relations import RelationQuery, _distinct_mass, pick_demonstrations
+from ieforge.tasks._options import distinct_mass
+from ieforge.tasks.relations import RelationQuery, pick_demonstrations
 from ieforge.types import Mention
 
 
@@ -55,11 +56,11 @@ def test_relation_f1_excludes_the_none_label() -> None:
 def test_letter_spellings_add_up_unless_they_are_one_token() -> None:
     # as read with distinct=True: " B" is the same token as "B" here, so the backend gave it -inf
     lp = {"A": math.log(0.2), " A": math.log(0.1), "B": math.log(0.3), " B": -math.inf}
-    assert _distinct_mass(lp, "A") == pytest.approx(0.3)
-    assert _distinct_mass(lp, "B") == pytest.approx(0.3)
+    assert distinct_mass(lp, "A") == pytest.approx(0.3)
+    assert distinct_mass(lp, "B") == pytest.approx(0.3)
     # two different tokens may have equal scores (bf16 logits often tie): both count
     tie = {"C": math.log(0.25), " C": math.log(0.25)}
-    assert _distinct_mass(tie, "C") == pytest.approx(0.5)
+    assert distinct_mass(tie, "C") == pytest.approx(0.5)
 
 
 def test_schema_types_become_ner_labels() -> None:

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from ieforge._progress import progress_bar
 from ieforge.errors import IEForgeError
+from ieforge.tasks.entity_typing import READINGS
 from ieforge.tasks.ner import DEFAULT_BATCH_SIZE as NER_BATCH_SIZE
 from ieforge.tasks.ner import DEFAULT_PROMPT
 
@@ -76,6 +77,33 @@ ModelOpt = Annotated[
 ]
 
 
+TypingOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="two-stage NER: decide each proposed span's type by scoring: mc (lettered types), "
+        "verify (yes/no per type) or cloze"
+    ),
+]
+ProposerOpt = Annotated[
+    str,
+    typer.Option(help="two-stage NER: candidates from the per-type questions (types) or one question (all)"),
+]
+TypingCalibrateOpt = Annotated[
+    bool, typer.Option("--typing-calibrate", help="two-stage NER: divide by the content-free prior")
+]
+
+
+def _typing(typing: str | None, proposer: str, calibrate: bool) -> dict[str, Any]:
+    """Extractor options of two-stage NER, checked here so a typo fails before a model loads."""
+    if typing is not None and typing not in READINGS:
+        raise _fail(f"--typing is one of {', '.join(READINGS)}, not '{typing}'")
+    if proposer not in ("types", "all"):
+        raise _fail(f"--proposer is types or all, not '{proposer}'")
+    if proposer == "all" and typing is None:
+        raise _fail("--proposer all needs --typing (mc, verify or cloze) to type the spans it proposes")
+    return {"typing": typing, "proposer": proposer, "typing_calibrate": calibrate}
+
+
 BaseUrlOpt = Annotated[
     str | None,
     typer.Option(help="with --model openai:NAME: the server's URL, e.g. http://localhost:8000/v1"),
@@ -111,12 +139,16 @@ def ner(
     batch_size: Annotated[int, typer.Option(help="questions decoded together")] = NER_BATCH_SIZE,
     max_new_tokens: Annotated[int, typer.Option(help="answer length limit per question")] = 64,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+    typing: TypingOpt = None,
+    proposer: ProposerOpt = "types",
+    typing_calibrate: TypingCalibrateOpt = False,
 ) -> None:
     """Find entities of the given types; print them, or run a JSONL file with a progress bar."""
     label_list = [x.strip() for x in labels.split(",") if x.strip()]
     if not label_list:
         raise _fail("give the entity types with --labels, e.g. --labels person,location")
     _check_io(text, input, output)
+    two_stage = _typing(typing, proposer, typing_calibrate)
     from ieforge.extractor import Extractor
     from ieforge.runs import make_job
 
@@ -129,6 +161,7 @@ def ner(
             device=device,
             max_new_tokens=max_new_tokens,
             base_url=base_url,
+            **two_stage,
         )
         if input is not None and output is not None:
             _run_corpus(make_job("ner", labels=label_list), input, output, ex, model)
@@ -408,6 +441,9 @@ def run(
         str | None, typer.Option(help="with --model openai:NAME: the server, e.g. http://host:8000/v1")
     ] = None,
     prompt: Annotated[str, typer.Option(help="ner: prompt name or YAML file")] = DEFAULT_PROMPT,
+    typing: TypingOpt = None,
+    proposer: ProposerOpt = "types",
+    typing_calibrate: TypingCalibrateOpt = False,
     batch_size: Annotated[
         int | None, typer.Option(help="questions run together (default: ner 64, others 16)", min=1)
     ] = None,
@@ -455,6 +491,7 @@ def run(
         }
         if task == "ner":
             options["prompt"] = prompt
+            options.update(_typing(typing, proposer, typing_calibrate))
         part = parse_shard(shard)
         if engine == "local":
             ex = Extractor(**options)
@@ -801,6 +838,9 @@ def eval_ner(
     batch_size: Annotated[int, typer.Option(help="questions decoded together")] = NER_BATCH_SIZE,
     max_new_tokens: Annotated[int, typer.Option(help="answer length limit per question")] = 64,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
+    typing: TypingOpt = None,
+    proposer: ProposerOpt = "types",
+    typing_calibrate: TypingCalibrateOpt = False,
 ) -> None:
     """Score zero-shot NER on benchmark files (micro P/R/F1 per dataset and their average).
 
@@ -810,6 +850,7 @@ def eval_ner(
 
     if limit is not None and limit < 1:
         raise _fail("--limit must be at least 1")
+    two_stage = _typing(typing, proposer, typing_calibrate)
     try:
         datasets = [
             load_ner_dataset(name, path, keep_catch_all=keep_catch_all)
@@ -818,7 +859,12 @@ def eval_ner(
         check_protocol(datasets, protocol)
         _quiet_libraries()
         ex = Extractor(
-            model, prompt=prompt, batch_size=batch_size, device=device, max_new_tokens=max_new_tokens
+            model,
+            prompt=prompt,
+            batch_size=batch_size,
+            device=device,
+            max_new_tokens=max_new_tokens,
+            **two_stage,
         )
         _load(ex, model)
         report = evaluate_ner(ex, datasets, protocol=protocol, limit=limit, cache=cache)  # type: ignore[arg-type]

@@ -9,9 +9,10 @@ from ieforge.grounding import find_mentions
 from ieforge.models import Backend, load_model
 from ieforge.schemas.events import EventSchema
 from ieforge.schemas.relations import RelationSchema
+from ieforge.tasks.entity_typing import TypingReading
 from ieforge.tasks.events import ARGUMENT_TOKENS, TRIGGER_TOKENS, Detection, EventTask
 from ieforge.tasks.ner import DEFAULT_BATCH_SIZE as NER_BATCH_SIZE
-from ieforge.tasks.ner import DEFAULT_MAX_NEW_TOKENS, DEFAULT_PROMPT, NERTask
+from ieforge.tasks.ner import DEFAULT_MAX_NEW_TOKENS, DEFAULT_PROMPT, NERTask, Proposer
 from ieforge.tasks.ondemand import DEFAULT_MAX_NEW_TOKENS as TABLE_TOKENS
 from ieforge.tasks.ondemand import TableTask
 from ieforge.tasks.openie import DEFAULT_MAX_NEW_TOKENS as OPENIE_TOKENS
@@ -49,6 +50,10 @@ class Extractor:
     event arguments 160, open IE and tables 256 tokens). ``batch_size`` is the number of questions run
     together; left as None, entity questions go 64 at a time (the questions about several texts share
     a batch) and the other tasks' 16.
+
+    ``typing`` (``mc``, ``verify`` or ``cloze``) makes NER two-stage: the answers only propose spans and
+    each span's type is decided by scoring; ``proposer`` (``types`` or ``all``) and ``typing_calibrate``
+    tune it (see :class:`~ieforge.tasks.ner.NERTask`).
     """
 
     def __init__(
@@ -62,6 +67,9 @@ class Extractor:
         max_new_tokens: int | None = None,
         max_chunk_tokens: int | None = None,
         base_url: str | None = None,
+        typing: TypingReading | None = None,
+        proposer: Proposer = "types",
+        typing_calibrate: bool = False,
     ) -> None:
         self._model_spec = model
         self.base_url = base_url
@@ -72,6 +80,9 @@ class Extractor:
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
         self.max_chunk_tokens = max_chunk_tokens
+        self.typing = typing
+        self.proposer = proposer
+        self.typing_calibrate = typing_calibrate
         self._ner: NERTask | None = None
         self._re: dict[tuple[object, ...], RelationTask] = {}
         self._events: dict[tuple[object, ...], EventTask] = {}
@@ -98,8 +109,16 @@ class Extractor:
                 max_new_tokens=self.ner_max_new_tokens,
                 batch_size=self.batch_size or NER_BATCH_SIZE,
                 max_chunk_tokens=self.max_chunk_tokens,
+                typing=self.typing,
+                proposer=self.proposer,
+                typing_calibrate=self.typing_calibrate,
             )
         return self._ner
+
+    @property
+    def ner_prompt_id(self) -> str:
+        """The prompt versions NER results record (two-stage NER names both stages)."""
+        return self._ner_task().prompt_id
 
     def ner(self, text: str, labels: Sequence[str]) -> NERResult:
         """Entities of the given types in ``text`` with parse statistics, model and prompt version."""

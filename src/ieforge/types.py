@@ -36,7 +36,8 @@ class ParseStats(BaseModel):
     unknown: int = 0
     """answers naming an event type, role or column the question did not offer (dropped)"""
     rejected: int = 0
-    """recovered strings the task refused (an event trigger longer than the task allows)"""
+    """recovered strings the task refused (an event trigger longer than the task allows; a candidate
+    span two-stage NER typed as none of the requested types)"""
 
     def add(self, other: ParseStats) -> None:
         self.answers += other.answers

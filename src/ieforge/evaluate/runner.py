@@ -573,13 +573,11 @@ def evaluate_ner(
     UniversalNER evaluation, answer strings compared as normalized sets per example and type (gold from
     the UniversalNER file, or the gold spans' strings). ``cache`` is a folder for resumable predictions.
     """
-    from ieforge.prompts import load_ner_prompt
-
     check_protocol(datasets, protocol)
     _check_limit(limit)
     started = time.perf_counter()
     model = extractor.backend.name
-    prompt = load_ner_prompt(extractor.prompt).id
+    prompt = extractor.ner_prompt_id
     results: list[DatasetResult] = []
     with _progress_bar(progress) as bar:
         for d in datasets:
@@ -590,6 +588,7 @@ def evaluate_ner(
                 "labels": d.labels,
                 "max_new_tokens": extractor.ner_max_new_tokens,
                 "max_chunk_tokens": extractor.max_chunk_tokens,
+                **_typing_options(extractor),
             }
             store = PredictionCache(cache, "ner", cache_key(d.sha256, model, prompt, options))
             preds = _cached(store, [x.id for x in examples], NERPrediction)
@@ -642,6 +641,7 @@ def evaluate_ner(
             "max_new_tokens": extractor.ner_max_new_tokens,
             "max_chunk_tokens": extractor.max_chunk_tokens,
             "batch_size": extractor.batch_size,
+            **_typing_options(extractor),
             "catch_all_dropped": sorted({t for d in datasets for t in d.dropped_labels}),
         },
         datasets=results,
@@ -770,6 +770,17 @@ def evaluate_re(
 
 
 # ----- helpers -------------------------------------------------------------------------------------------
+
+
+def _typing_options(extractor: Extractor) -> dict[str, Any]:
+    """Two-stage NER's settings (nothing for single-stage NER, so earlier cache keys still hold)."""
+    if extractor.typing is None:
+        return {}
+    return {
+        "typing": extractor.typing,
+        "proposer": extractor.proposer,
+        "typing_calibrate": extractor.typing_calibrate,
+    }
 
 
 def _strings(gold: GoldNER, pred: NERPrediction) -> dict[str, list[str]]:

@@ -400,6 +400,11 @@ _CHAT_SLOTS: dict[tuple[str, str], tuple[set[str], set[str]]] = {
     ("openie", "tuple_list"): ({"text"}, set()),
     ("annotate", "tuple_list"): ({"text"}, set()),
     ("table", "rows"): ({"text", "instruction", "headers"}, {"instruction", "headers"}),
+    # two-stage NER: propose candidate spans, then decide each one's type by scoring
+    ("typing", "string_list"): ({"text"}, set()),
+    ("typing", "option_letter"): ({"text", "span", "options"}, {"span", "options"}),
+    ("typing", "yes_no"): ({"text", "span", "type"}, {"span", "type"}),
+    ("typing", "cloze"): ({"text", "span"}, {"span"}),
 }
 
 
@@ -415,7 +420,8 @@ class ChatPrompt(Prompt):
       trigger's sentence), ``{roles}`` (a list), answered with a role -> strings object;
     - openie / tuple_list: answered with ``[subject, relation, object, ...]`` lists;
     - annotate / tuple_list: a teacher's open-type NER answer, ``[entity, type]`` pairs;
-    - table / rows: ``{instruction}`` and ``{headers}``, answered with rows.
+    - table / rows: ``{instruction}`` and ``{headers}``, answered with rows;
+    - typing: the two-stage NER prompts (:class:`TypingPrompt`).
 
     The text goes wherever ``{text}`` is (normally an early user turn)."""
 
@@ -458,4 +464,48 @@ def load_chat_prompt(task: str, name: str) -> ChatPrompt:
     prompt = _load_prompt(task, task, name, ChatPrompt)
     if prompt.task != task:
         raise InputError(f"prompt '{name}' is for task '{prompt.task}', not '{task}'")
+    return prompt
+
+
+class TypingPrompt(ChatPrompt):
+    """A prompt of two-stage NER (:mod:`ieforge.tasks.entity_typing`), by parser:
+
+    - ``string_list``: stage 1, one question listing every entity of a text (``{text}``);
+    - ``option_letter``: which of the lettered types (``{options}``, the none option last) ``{span}`` is,
+      read from the next-token probabilities of the letters;
+    - ``yes_no``: whether ``{span}`` is a ``{type}``, read as P(yes);
+    - ``cloze``: the probability of ``statement`` (``{span}``, ``{type}``, ``{article}``) as the answer,
+      for every type and for ``none_statement``.
+    """
+
+    choice_format: str = "{letter}. {text}"
+    none_option: str = "none of these"
+    statement: str = ""
+    none_statement: str = ""
+
+    @model_validator(mode="after")
+    def _check_statements(self) -> TypingPrompt:
+        if self.parser != "cloze":
+            return self
+        if not self.statement or not self.none_statement:
+            raise ValueError("a cloze prompt needs 'statement' and 'none_statement'")
+        for field, text in (("statement", self.statement), ("none_statement", self.none_statement)):
+            unknown = set(_SLOT.findall(text)) - {"span", "type", "article"}
+            if unknown:
+                raise ValueError(f"{field}: unknown placeholder {{{sorted(unknown)[0]}}}")
+        if "{type}" not in self.statement:
+            raise ValueError("statement: needs the placeholder {type}")
+        return self
+
+    def fill(self, template: str, **values: str) -> str:
+        return _fill(template, values)
+
+
+@lru_cache(maxsize=64)
+def load_typing_prompt(name: str) -> TypingPrompt:
+    """Load a packaged two-stage NER prompt (``propose-all``, ``typing-mc``, ``typing-verify``,
+    ``typing-cloze``) by name, or a YAML file."""
+    prompt = _load_prompt("typing", "typing", name, TypingPrompt)
+    if prompt.task != "typing":
+        raise InputError(f"prompt '{name}' is for task '{prompt.task}', not 'typing'")
     return prompt

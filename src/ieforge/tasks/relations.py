@@ -39,16 +39,12 @@ from ieforge.prompts import (
 )
 from ieforge.prompts.parsers import parse_label, parse_option_letter
 from ieforge.schemas.relations import RelationSchema, load_relation_schema
+from ieforge.tasks._options import NO, YES, distinct_mass, letter_forms, normalize, yes_probability
 from ieforge.types import Mention, Relation
 
 Method = Literal["qa4re", "vanilla"]
 Reading = Literal["letters", "generate", "verify", "score"]
 
-# the letter readings that can start an answer; a leading space is a different token in most vocabularies
-_LETTER_FORMS = ("{}", " {}")
-# how a yes/no answer can start
-_YES = ("Yes", "yes", " Yes", " yes")
-_NO = ("No", "no", " No", " no")
 # the prompt each (method, reading) uses unless one is given
 _DEFAULT_PROMPT = {"qa4re": "qa4re", "vanilla": "vanilla"}
 _VERIFY_PROMPT = "qa4re-verify"
@@ -241,7 +237,7 @@ class RelationTask:
                 acc.raw[label] = acc.raw.get(label, 0.0) + probs[letter]
             if calibrated:
                 prior = self.letter_prior(q.head_type, q.tail_type, rotation)
-                cal, _ = _normalize({x: p / max(prior[x], 1e-12) for x, p in probs.items()})
+                cal, _ = normalize({x: p / max(prior[x], 1e-12) for x, p in probs.items()})
                 acc.calibrated = acc.calibrated or {}
                 for letter, label in question.options:
                     acc.calibrated[label] = acc.calibrated.get(label, 0.0) + cal[letter]
@@ -272,7 +268,7 @@ class RelationTask:
             else:
                 by_letters.setdefault(letters, []).append(i)
         for letters, idx in by_letters.items():
-            forms = [form.format(letter) for letter in letters for form in _LETTER_FORMS]
+            forms = letter_forms(letters)
             rows = self.backend.next_token_logprobs(
                 [self.chat(questions[i]) for i in idx],
                 forms,
@@ -281,7 +277,7 @@ class RelationTask:
                 distinct=True,
             )
             for i, lp in zip(idx, rows):
-                probs_of[i] = _normalize({letter: _distinct_mass(lp, letter) for letter in letters})
+                probs_of[i] = normalize({letter: distinct_mass(lp, letter) for letter in letters})
         return [probs_of[i] for i in range(len(questions))]
 
     def _option_probs(self, questions: list[REQuestion]) -> list[tuple[dict[str, float], float]]:
@@ -298,7 +294,7 @@ class RelationTask:
         flat = [stmt for question in questions for stmt in question.statements]
         rows = self.backend.next_token_logprobs(
             [self.prompt.chat(text, self._demo_turns) for text in flat],
-            [*_YES, *_NO],
+            [*YES, *NO],
             assistant_prefix=self.prompt.assistant_prefix,
             batch_size=max(self.batch_size, 16),
             distinct=True,
@@ -309,11 +305,10 @@ class RelationTask:
             yes_of: dict[str, float] = {}
             masses: list[float] = []
             for letter in question.answers:
-                yes, no = _forms_mass(rows[k], _YES), _forms_mass(rows[k], _NO)
+                yes_of[letter], mass = yes_probability(rows[k])
                 k += 1
-                yes_of[letter] = yes / (yes + no) if yes + no > 0 else 0.5
-                masses.append(yes + no)
-            probs, _ = _normalize(yes_of)
+                masses.append(mass)
+            probs, _ = normalize(yes_of)
             out.append((probs, sum(masses) / len(masses)))
         return out
 
@@ -339,7 +334,7 @@ class RelationTask:
             [self.prompt.assistant_prefix + x for x in answers],
             batch_size=self.batch_size,
         )[0]
-        return _normalize({answer: math.exp(s) for answer, s in zip(answers, rows)})
+        return normalize({answer: math.exp(s) for answer, s in zip(answers, rows)})
 
     def _read_generated(self, group: list[RelationQuery], questions: list[REQuestion]) -> list[Relation]:
         gens = self.backend.generate(
@@ -362,23 +357,6 @@ class RelationTask:
             else:
                 out.append(self._relation(q, label, options={label: 1.0}))
         return out
-
-
-def _normalize(raw: dict[str, float]) -> tuple[dict[str, float], float]:
-    """Probabilities over the offered letters, and the share of probability they had before."""
-    mass = sum(raw.values())
-    return {k: v / mass if mass > 0 else 1.0 / len(raw) for k, v in raw.items()}, mass
-
-
-def _distinct_mass(logprobs: dict[str, float], letter: str) -> float:
-    """Probability of a letter over its spellings; spellings that are the same token count once."""
-    return _forms_mass(logprobs, [form.format(letter) for form in _LETTER_FORMS])
-
-
-def _forms_mass(logprobs: dict[str, float], forms: Sequence[str]) -> float:
-    """Total probability of several spellings of one answer (read with ``distinct=True``, so a spelling
-    that is the same token as an earlier one is ``-inf`` and adds nothing)."""
-    return sum(math.exp(logprobs[form]) for form in forms)
 
 
 def pick_demonstrations(

@@ -1,0 +1,263 @@
+"""Two-stage NER, stage 2: decide each candidate span's type by scoring, not by generating.
+
+The QA4RE insight applied to entities. Stage 1 (in :mod:`ieforge.tasks.ner`) proposes candidate spans,
+grounded to offsets: the spans the per-type questions found, or the answer to one "list every entity"
+question. This module then decides each candidate's type among the requested ones, or none, with one of
+three readings, each a versioned prompt:
+
+- ``mc`` (``typing-mc``): one multiple-choice question per candidate, the requested types (with their
+  descriptions when given) as lettered options and "none of these" last, read from the next-token
+  probabilities of the letters -- one forward pass per candidate;
+- ``verify`` (``typing-verify``): one yes/no question per (candidate, type), read as P(yes); the candidate
+  takes the type with the highest P(yes) when it reaches ``threshold``;
+- ``cloze`` (``typing-cloze``): the statement "{span} is a {type}." for every type, and a none statement,
+  each scored as the whole answer; the most probable one decides.
+
+``calibrate`` divides by the content-free prior (text and span replaced by "N/A"), which undoes a
+model's standing preference for one letter, one answer or one type name (small models here collapse
+onto one option letter without it). All questions about one text share its prefix (system prompt and
+text), which the local backends encode once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ieforge.grounding import Chunk
+from ieforge.models.base import Backend, Chat
+from ieforge.prompts import TypingPrompt, load_typing_prompt, option_letters
+from ieforge.tasks._options import (
+    NO,
+    YES,
+    calibrate_binary,
+    distinct_mass,
+    letter_forms,
+    normalize,
+    yes_probability,
+)
+
+TypingReading = Literal["mc", "verify", "cloze"]
+READINGS: tuple[str, ...] = ("mc", "verify", "cloze")
+DEFAULT_PROMPTS: dict[str, str] = {"mc": "typing-mc", "verify": "typing-verify", "cloze": "typing-cloze"}
+_PARSERS = {"mc": "option_letter", "verify": "yes_no", "cloze": "cloze"}
+_CONTENT_FREE = "N/A"
+NONE = ""
+"""the key of the none answer in :attr:`TypeDecision.probabilities`"""
+
+
+@dataclass
+class Candidate:
+    """A span stage 1 proposed, at ``chunk.text[start:end]``, with the types it was proposed under."""
+
+    chunk: Chunk
+    start: int
+    end: int
+    proposed: dict[str, float] = field(default_factory=dict)
+    """label -> the stage-1 answer score (empty when stage 1 asked no type)"""
+
+    @property
+    def text(self) -> str:
+        return self.chunk.text[self.start : self.end]
+
+
+@dataclass
+class TypeDecision:
+    """The type stage 2 gave a candidate (None: none of the requested types) and how sure it was."""
+
+    label: str | None
+    score: float
+    probabilities: dict[str, float]
+    """label -> probability as read (P(yes) for verify); the none answer is under the key ``""``"""
+
+
+class EntityTyper:
+    """Decide the types of candidate spans with one model and one reading (see the module docstring)."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        reading: TypingReading = "mc",
+        prompt: str | TypingPrompt | None = None,
+        calibrate: bool = False,
+        threshold: float = 0.5,
+        batch_size: int = 64,
+        descriptions: Mapping[str, str] | None = None,
+    ) -> None:
+        if reading not in READINGS:
+            raise ValueError(f"unknown typing reading '{reading}' (use {', '.join(READINGS)})")
+        self.backend = backend
+        self.reading = reading
+        if prompt is None:
+            prompt = DEFAULT_PROMPTS[reading]
+        self.prompt = prompt if isinstance(prompt, TypingPrompt) else load_typing_prompt(prompt)
+        if self.prompt.parser != _PARSERS[reading]:
+            raise ValueError(
+                f"the {reading} reading needs a '{_PARSERS[reading]}' typing prompt, "
+                f"not '{self.prompt.id}' ({self.prompt.parser})"
+            )
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, not {threshold}")
+        self.calibrate = calibrate
+        self.threshold = threshold
+        self.batch_size = batch_size
+        self.descriptions = dict(descriptions or {})
+        self._priors: dict[tuple[str, ...], dict[str, float]] = {}
+
+    @property
+    def variant(self) -> str:
+        """The reading and its options, e.g. ``mc+calibrated`` (recorded with results)."""
+        return self.reading + ("+calibrated" if self.calibrate else "")
+
+    def type_name(self, label: str) -> str:
+        """How a type is written in a question: its name, with its description when one was given."""
+        description = self.descriptions.get(label, "").strip()
+        return f"{label} ({description})" if description else label
+
+    def decide(self, candidates: Sequence[Candidate], labels: Sequence[str]) -> list[TypeDecision]:
+        """One decision per candidate, in order. Candidates with the same text in the same chunk are
+        asked once."""
+        labels = list(labels)
+        keys = [(c.chunk.text, c.text) for c in candidates]
+        unique = list(dict.fromkeys(keys))
+        if not unique:
+            return []
+        if self.reading == "mc":
+            decided = self._multiple_choice(unique, labels)
+        elif self.reading == "verify":
+            decided = self._verify(unique, labels)
+        else:
+            decided = self._cloze(unique, labels)
+        by_key = dict(zip(unique, decided))
+        return [by_key[k] for k in keys]
+
+    # ----- multiple choice ------------------------------------------------------------------------
+
+    def _options(self, labels: list[str]) -> tuple[str, list[tuple[str, str]]]:
+        """The options block and its (letter, label) pairs, the none option (label ``""``) last."""
+        if len(labels) + 1 > 26:
+            raise ValueError(
+                f"the mc reading offers at most 25 types as lettered options, not {len(labels)}; "
+                "use the verify or cloze reading"
+            )
+        names = [*(self.type_name(x) for x in labels), self.prompt.none_option]
+        pairs = list(zip(option_letters(len(names)), [*labels, NONE]))
+        block = "\n".join(
+            self.prompt.fill(self.prompt.choice_format, letter=letter, text=name)
+            for (letter, _), name in zip(pairs, names)
+        )
+        return block, pairs
+
+    def _letter_probs(self, keys: list[tuple[str, str]], labels: list[str]) -> list[dict[str, float]]:
+        block, pairs = self._options(labels)
+        letters = [letter for letter, _ in pairs]
+        rows = self.backend.next_token_logprobs(
+            [self.prompt.chat(text=text, span=span, options=block) for text, span in keys],
+            letter_forms(letters),
+            assistant_prefix=self.prompt.assistant_prefix,
+            batch_size=self.batch_size,
+            distinct=True,
+        )
+        out = []
+        for row in rows:
+            probs, _ = normalize({letter: distinct_mass(row, letter) for letter in letters})
+            out.append({label: probs[letter] for letter, label in pairs})
+        return out
+
+    def _multiple_choice(self, keys: list[tuple[str, str]], labels: list[str]) -> list[TypeDecision]:
+        rows = self._letter_probs(keys, labels)
+        if self.calibrate:
+            prior = self._prior(
+                labels, lambda: self._letter_probs([(_CONTENT_FREE, _CONTENT_FREE)], labels)[0]
+            )
+            rows = [normalize({k: p / max(prior[k], 1e-12) for k, p in row.items()})[0] for row in rows]
+        return [_argmax(row) for row in rows]
+
+    # ----- yes/no verification ----------------------------------------------------------------------
+
+    def _yes(self, keys: list[tuple[str, str]], labels: list[str]) -> list[dict[str, float]]:
+        chats: list[Chat] = [
+            self.prompt.chat(text=text, span=span, type=self.type_name(label))
+            for text, span in keys
+            for label in labels
+        ]
+        rows = self.backend.next_token_logprobs(
+            chats,
+            [*YES, *NO],
+            assistant_prefix=self.prompt.assistant_prefix,
+            batch_size=self.batch_size,
+            distinct=True,
+        )
+        k = len(labels)
+        return [
+            {label: yes_probability(row)[0] for label, row in zip(labels, rows[i * k : (i + 1) * k])}
+            for i in range(len(keys))
+        ]
+
+    def _verify(self, keys: list[tuple[str, str]], labels: list[str]) -> list[TypeDecision]:
+        rows = self._yes(keys, labels)
+        if self.calibrate:
+            prior = self._prior(labels, lambda: self._yes([(_CONTENT_FREE, _CONTENT_FREE)], labels)[0])
+            rows = [{k: calibrate_binary(p, prior[k]) for k, p in row.items()} for row in rows]
+        out = []
+        for row in rows:
+            best = max(labels, key=lambda x: row[x])
+            label = best if row[best] >= self.threshold else None
+            out.append(TypeDecision(label=label, score=row[best], probabilities=row))
+        return out
+
+    # ----- cloze ----------------------------------------------------------------------------------
+
+    def _statements(self, span: str, labels: list[str]) -> list[str]:
+        p = self.prompt
+        filled = [
+            p.fill(p.statement, span=span, type=self.type_name(x), article=_article(self.type_name(x)))
+            for x in labels
+        ]
+        return [*filled, p.fill(p.none_statement, span=span, article="a", type="")]
+
+    def _statement_logprobs(self, keys: list[tuple[str, str]], labels: list[str]) -> list[dict[str, float]]:
+        out = []
+        for text, span in keys:
+            row = self.backend.score_continuations(
+                [self.prompt.chat(text=text, span=span)],
+                [self.prompt.assistant_prefix + s for s in self._statements(span, labels)],
+                batch_size=self.batch_size,
+            )[0]
+            out.append(dict(zip([*labels, NONE], row)))
+        return out
+
+    def _cloze(self, keys: list[tuple[str, str]], labels: list[str]) -> list[TypeDecision]:
+        rows = self._statement_logprobs(keys, labels)
+        if self.calibrate:
+            prior = self._prior(
+                labels, lambda: self._statement_logprobs([(_CONTENT_FREE, _CONTENT_FREE)], labels)[0]
+            )
+            rows = [{k: lp - prior[k] for k, lp in row.items()} for row in rows]
+        out = []
+        for row in rows:
+            top = max(row.values())
+            probs, _ = normalize({k: math.exp(lp - top) for k, lp in row.items()})
+            out.append(_argmax(probs))
+        return out
+
+    # ----- shared ---------------------------------------------------------------------------------
+
+    def _prior(self, labels: list[str], compute: Callable[[], dict[str, float]]) -> dict[str, float]:
+        """The content-free reading for these labels (computed once per label list)."""
+        key = tuple(labels)
+        if key not in self._priors:
+            self._priors[key] = compute()
+        return self._priors[key]
+
+
+def _argmax(probs: dict[str, float]) -> TypeDecision:
+    best = max(probs, key=lambda k: probs[k])
+    return TypeDecision(label=best or None, score=probs[best], probabilities=probs)
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] and word[0].lower() in "aeiou" else "a"
