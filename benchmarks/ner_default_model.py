@@ -8,7 +8,8 @@ and scores strict span micro-F1 (offsets + type). As in the UniversalNER evaluat
     python benchmarks/ner_default_model.py --limit 20 --out benchmarks/results/ner_default_model.json
 
 A model written ``MODEL@PROMPT`` in ``--models`` is run with that prompt only (a trained student with the
-prompt it learned, say), the others with every prompt of ``--prompts``.
+prompt it learned, say), the others with every prompt of ``--prompts``. ``PROMPT+READING`` (``+cal``
+appended for calibration) runs two-stage NER with that typing reading, e.g. ``ieforge-ner@uniner+mc``.
 """
 
 from __future__ import annotations
@@ -37,10 +38,17 @@ def worker(args: argparse.Namespace) -> dict[str, object]:
     t0 = time.perf_counter()
     backend = load_model(args.model)
     load_s = time.perf_counter() - t0
-    task = NERTask(backend, prompt=args.prompt, batch_size=args.batch_size)
+    prompt, *typing = args.prompt.split("+")
+    task = NERTask(
+        backend,
+        prompt=prompt,
+        batch_size=args.batch_size,
+        typing=typing[0] if typing else None,
+        typing_calibrate="cal" in typing[1:],
+    )
     out: dict[str, object] = {
         "model": args.model,
-        "prompt": task.prompt.id,
+        "prompt": task.prompt_id,
         "load_seconds": load_s,
         "domains": {},
     }
@@ -71,7 +79,7 @@ def worker(args: argparse.Namespace) -> dict[str, object]:
         seconds += dt
         sentences += len(examples)
         print(
-            f"  {args.model} {task.prompt.id} {domain}: F1 {100 * prf.f1:.1f} "
+            f"  {args.model} {task.prompt_id} {domain}: F1 {100 * prf.f1:.1f} "
             f"({dt / len(examples):.1f} s/sentence)",
             file=sys.stderr,
             flush=True,

@@ -362,3 +362,60 @@ def test_corpus_lines_carry_a_prefix_only_when_they_have_their_own(tmp_path: Pat
     first, second = (json.loads(x) for x in path.read_text().splitlines())
     assert first["assistant_prefix"] == "" and "assistant_prefix" not in second  # older corpora unchanged
     assert [e.prefix for e in read_corpus(path)] == ["", "["]
+
+
+# ----- typing questions (two-stage NER) -------------------------------------------------------------
+
+
+def test_typing_questions_teach_the_typing_prompt() -> None:
+    from ieforge.prompts import load_typing_prompt
+
+    ann = _ann(
+        "a", PASSAGE_A, [("Ada Lovelace", "person"), ("London", "city"), ("Analytical Engine", "machine")]
+    )
+    others = [
+        _ann(f"o{i}", f"Text number {i} about Bob.", [("Bob", "person"), ("Text", "thing")]) for i in range(5)
+    ]
+    seen_none = seen_type = 0
+    typing = load_typing_prompt("typing-mc")
+    for seed in range(12):
+        examples = build_examples([ann, *others], DistillConfig(negatives=1, seed=seed, typing_questions=2))
+        ex = next(e for e in examples if e.source_id == "a")
+        plain = build_examples([ann, *others], DistillConfig(negatives=1, seed=seed))
+        n_plain = len(next(e for e in plain if e.source_id == "a").messages)
+        turns = ex.messages[n_plain:]
+        assert len(turns) == 4 and [m["role"] for m in turns] == ["user", "assistant"] * 2
+        for q, a in zip(turns[::2], turns[1::2]):
+            span = q["content"].split('"')[1]
+            lines = q["content"].splitlines()
+            options = {line[0]: line[3:] for line in lines[1:-1]}
+            assert lines[-1] == "Answer with the letter of one option."
+            assert q == typing.chat(text=PASSAGE_A, span=span, options="\n".join(lines[1:-1]))[-1]
+            assert list(options.values())[-1] == "none of these" and 2 <= len(options) <= 15
+            letter = a["content"].removeprefix("Answer: ")
+            assert a["content"].startswith("Answer: ") and letter in options
+            gold = {"Ada Lovelace": "person", "London": "city", "Analytical Engine": "machine"}.get(span)
+            if options[letter] == "none of these":
+                seen_none += 1
+                assert gold not in options.values()  # its own type was not offered, or not an entity
+            else:
+                seen_type += 1
+                assert options[letter] == gold
+        assert ex.gold == [[turns[-1]["content"]]]
+    assert seen_none and seen_type
+
+
+def test_non_entity_spans_come_only_from_complete_passages() -> None:
+    text = "Ada Lovelace wrote notes about engines in the autumn of that long year."
+    partial = _ann("p", text, [("Ada Lovelace", "person")], complete=False)
+    for seed in range(10):
+        (ex,) = build_examples([partial], DistillConfig(negatives=0, seed=seed, typing_questions=3))
+        spans = [m["content"].split('"')[1] for m in ex.messages if m["content"].startswith("Which option")]
+        assert spans == ["Ada Lovelace"]
+    complete = _ann("c", text, [("Ada Lovelace", "person")])
+    found = set()
+    for seed in range(10):
+        (ex,) = build_examples([complete], DistillConfig(negatives=0, seed=seed, typing_questions=3))
+        found |= {m["content"].split('"')[1] for m in ex.messages if m["content"].startswith("Which option")}
+    others = found - {"Ada Lovelace"}
+    assert others and all(o in text and "Ada" not in o and "Lovelace" not in o for o in others)

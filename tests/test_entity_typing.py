@@ -137,6 +137,6 @@ def test_article() -> None:
 
 def test_cli_checks_typing_options_before_loading_a_model() -> None:
     res = runner.invoke(app, ["ner", "Ada Lovelace", "--labels", "person", "--typing", "vote"])
-    assert res.exit_code != 0 and "--typing is one of mc, verify, cloze, not 'vote'" in res.output
+    assert res.exit_code != 0 and "--typing is one of mc, verify, cloze or off, not 'vote'" in res.output
     res = runner.invoke(app, ["ner", "Ada Lovelace", "--labels", "person", "--proposer", "all"])
     assert res.exit_code != 0 and "--proposer all needs --typing" in res.output

@@ -191,7 +191,7 @@ def test_events_openie_and_table_are_grounded(client: TestClient) -> None:
 @pytest.mark.model
 def test_health_and_limits(client: TestClient) -> None:
     health = client.get("/health").json()
-    assert health["status"] == "ok" and health["model"] == "smollm2-135m"
+    assert health["status"] == "ok" and health["model"] == health["ner_model"] == "smollm2-135m"
     assert health["busy"] is False
     assert health["limits"] == LIMITS.model_dump()
     assert client.get("/v1/limits").json() == LIMITS.model_dump()

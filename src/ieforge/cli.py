@@ -18,7 +18,6 @@ from ieforge._progress import progress_bar
 from ieforge.errors import IEForgeError
 from ieforge.tasks.entity_typing import READINGS
 from ieforge.tasks.ner import DEFAULT_BATCH_SIZE as NER_BATCH_SIZE
-from ieforge.tasks.ner import DEFAULT_PROMPT
 
 if TYPE_CHECKING:
     from ieforge.evaluate.robustness import RobustnessReport
@@ -81,7 +80,7 @@ TypingOpt = Annotated[
     str | None,
     typer.Option(
         help="two-stage NER: decide each proposed span's type by scoring: mc (lettered types), "
-        "verify (yes/no per type) or cloze"
+        "verify (yes/no per type), cloze, or off (default: what the model records, else off)"
     ),
 ]
 ProposerOpt = Annotated[
@@ -89,17 +88,25 @@ ProposerOpt = Annotated[
     typer.Option(help="two-stage NER: candidates from the per-type questions (types) or one question (all)"),
 ]
 TypingCalibrateOpt = Annotated[
-    bool, typer.Option("--typing-calibrate", help="two-stage NER: divide by the content-free prior")
+    bool | None,
+    typer.Option(
+        "--typing-calibrate/--no-typing-calibrate",
+        help="two-stage NER: divide by the content-free prior (default: what the model records)",
+    ),
+]
+NERPromptOpt = Annotated[
+    str | None,
+    typer.Option(help="prompt name or YAML file (default: the model's own, else uniner-json)"),
 ]
 
 
-def _typing(typing: str | None, proposer: str, calibrate: bool) -> dict[str, Any]:
+def _typing(typing: str | None, proposer: str, calibrate: bool | None) -> dict[str, Any]:
     """Extractor options of two-stage NER, checked here so a typo fails before a model loads."""
-    if typing is not None and typing not in READINGS:
-        raise _fail(f"--typing is one of {', '.join(READINGS)}, not '{typing}'")
+    if typing is not None and typing not in (*READINGS, "off"):
+        raise _fail(f"--typing is one of {', '.join(READINGS)} or off, not '{typing}'")
     if proposer not in ("types", "all"):
         raise _fail(f"--proposer is types or all, not '{proposer}'")
-    if proposer == "all" and typing is None:
+    if proposer == "all" and typing in (None, "off"):
         raise _fail("--proposer all needs --typing (mc, verify or cloze) to type the spans it proposes")
     return {"typing": typing, "proposer": proposer, "typing_calibrate": calibrate}
 
@@ -135,13 +142,13 @@ def ner(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     input: Annotated[str | None, typer.Option("--input", "-i", help="JSONL file of {id, text} lines")] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", help="JSONL output (resumable)")] = None,
-    prompt: Annotated[str, typer.Option(help="prompt name or YAML file")] = DEFAULT_PROMPT,
+    prompt: NERPromptOpt = None,
     batch_size: Annotated[int, typer.Option(help="questions decoded together")] = NER_BATCH_SIZE,
     max_new_tokens: Annotated[int, typer.Option(help="answer length limit per question")] = 64,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
     typing: TypingOpt = None,
     proposer: ProposerOpt = "types",
-    typing_calibrate: TypingCalibrateOpt = False,
+    typing_calibrate: TypingCalibrateOpt = None,
 ) -> None:
     """Find entities of the given types; print them, or run a JSONL file with a progress bar."""
     label_list = [x.strip() for x in labels.split(",") if x.strip()]
@@ -167,7 +174,7 @@ def ner(
             _run_corpus(make_job("ner", labels=label_list), input, output, ex, model)
             return
         assert text is not None
-        _load(ex, model)
+        _load(ex, model, "ner")
         result = ex.ner(text, label_list)
         if as_json:
             out.print_json(result.model_dump_json())
@@ -440,10 +447,10 @@ def run(
     base_url: Annotated[
         str | None, typer.Option(help="with --model openai:NAME: the server, e.g. http://host:8000/v1")
     ] = None,
-    prompt: Annotated[str, typer.Option(help="ner: prompt name or YAML file")] = DEFAULT_PROMPT,
+    prompt: NERPromptOpt = None,
     typing: TypingOpt = None,
     proposer: ProposerOpt = "types",
-    typing_calibrate: TypingCalibrateOpt = False,
+    typing_calibrate: TypingCalibrateOpt = None,
     batch_size: Annotated[
         int | None, typer.Option(help="questions run together (default: ner 64, others 16)", min=1)
     ] = None,
@@ -578,7 +585,7 @@ def _run_corpus(
     plan = _plan(job, input, output, shard=shard, retry_errors=retry_errors)
     if not plan.pending:
         return
-    _load(ex, model)
+    _load(ex, model, job.task)
     summary = _with_progress(
         plan, lambda advance: execute(plan, ex, chunk_size=chunk_size, on_written=advance)
     )
@@ -639,10 +646,14 @@ def _demo_pool(path: str) -> list[tuple[RelationQuery, str]]:
     return [(RelationQuery(e.text, e.head, e.tail, e.head_type, e.tail_type), e.label) for e in examples]
 
 
-def _load(ex: Extractor, model: str | None) -> None:
-    """Load the model now, with a spinner, so that loading errors surface before any work starts."""
+def _load(ex: Extractor, model: str | None, task: str = "") -> None:
+    """Load the model now, with a spinner, so that loading errors surface before any work starts (NER's
+    own model for ``task="ner"``: without ``--model`` it is the default NER model)."""
     with err.status(f"loading model {model or 'default'} ..."):
-        ex.backend  # noqa: B018
+        if task == "ner":
+            ex.ner_backend  # noqa: B018
+        else:
+            ex.backend  # noqa: B018
 
 
 def _print_relations(rels: list[Relation]) -> None:
@@ -764,6 +775,19 @@ def models(
                 "install": entry.install_command(),
             }
         )
+    from ieforge.models.adapters import SHIPPED
+
+    for adapter in SHIPPED:
+        base = next(r for r in rows if r["name"] == adapter.base)
+        rows.append(
+            {
+                **base,
+                "name": adapter.name,
+                "default": adapter.name == DEFAULT_MODEL,
+                "model": adapter.description,
+                "adapter_of": adapter.base,
+            }
+        )
     if as_json:
         out.print_json(json.dumps(rows))
         return
@@ -834,13 +858,13 @@ def eval_ner(
     ] = False,
     out_path: OutOpt = None,
     cache: CacheOpt = None,
-    prompt: Annotated[str, typer.Option(help="prompt name or YAML file")] = DEFAULT_PROMPT,
+    prompt: NERPromptOpt = None,
     batch_size: Annotated[int, typer.Option(help="questions decoded together")] = NER_BATCH_SIZE,
     max_new_tokens: Annotated[int, typer.Option(help="answer length limit per question")] = 64,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
     typing: TypingOpt = None,
     proposer: ProposerOpt = "types",
-    typing_calibrate: TypingCalibrateOpt = False,
+    typing_calibrate: TypingCalibrateOpt = None,
 ) -> None:
     """Score zero-shot NER on benchmark files (micro P/R/F1 per dataset and their average).
 
@@ -866,7 +890,7 @@ def eval_ner(
             max_new_tokens=max_new_tokens,
             **two_stage,
         )
-        _load(ex, model)
+        _load(ex, model, "ner")
         report = evaluate_ner(ex, datasets, protocol=protocol, limit=limit, cache=cache)  # type: ignore[arg-type]
     except IEForgeError as exc:
         raise _fail(str(exc)) from None
@@ -1480,6 +1504,14 @@ def distill_build(
     keep_all_types: Annotated[
         bool, typer.Option(help="keep part-of-speech types (adjective, verb ...) teachers sometimes give")
     ] = False,
+    typing_questions: Annotated[
+        int,
+        typer.Option(
+            help="also teach two-stage NER's typing step: this many multiple-choice typing questions "
+            "per conversation (prompt typing-mc)",
+            min=0,
+        ),
+    ] = 0,
 ) -> None:
     """Turn annotations into UniversalNER conversations: one question per type, negatives answered []."""
     from ieforge.corpus import write_corpus
@@ -1493,6 +1525,7 @@ def distill_build(
         max_chars=max_chars or None,
         heldout_share=heldout,
         drop_types=frozenset() if keep_all_types else GRAMMATICAL_TYPES,
+        typing_questions=typing_questions,
     )
     try:
         records = [a for path in annotations for a in read_annotations(path)]

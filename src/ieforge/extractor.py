@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from typing import Literal
 
 from ieforge.errors import InputError
 from ieforge.grounding import find_mentions
-from ieforge.models import Backend, load_model
+from ieforge.models import DEFAULT_MODEL, DEFAULT_NER_MODEL, Backend, load_model, model_defaults
+from ieforge.models.adapters import ModelDefaults
 from ieforge.schemas.events import EventSchema
 from ieforge.schemas.relations import RelationSchema
 from ieforge.tasks.entity_typing import TypingReading
@@ -45,7 +47,8 @@ class Extractor:
 
     ``model`` is a catalogue name (``ieforge models``), a GGUF file, a model directory, a hub id, or an
     already loaded :class:`~ieforge.models.Backend`; ``openai:NAME`` is model NAME on the OpenAI-compatible
-    server at ``base_url``. Loading happens on first use. ``max_new_tokens``
+    server at ``base_url``. Loading happens on first use. Without a model, NER runs on the default NER
+    model (``ieforge-ner``, the shipped adapter) and the other tasks on the default model. ``max_new_tokens``
     bounds every answer; left as None, each task uses its own default (entities and event triggers 64,
     event arguments 160, open IE and tables 256 tokens). ``batch_size`` is the number of questions run
     together; left as None, entity questions go 64 at a time (the questions about several texts share
@@ -53,36 +56,46 @@ class Extractor:
 
     ``typing`` (``mc``, ``verify`` or ``cloze``) makes NER two-stage: the answers only propose spans and
     each span's type is decided by scoring; ``proposer`` (``types`` or ``all``) and ``typing_calibrate``
-    tune it (see :class:`~ieforge.tasks.ner.NERTask`).
+    tune it (see :class:`~ieforge.tasks.ner.NERTask`); ``typing="off"`` is single-stage NER. Left as
+    None, ``prompt``, ``typing`` and ``typing_calibrate`` are what the model records (a shipped or
+    trained adapter's ``ieforge-defaults.json``), else ``uniner-json`` and single-stage NER.
     """
 
     def __init__(
         self,
         model: str | Backend | None = None,
         *,
-        prompt: str = DEFAULT_PROMPT,
+        prompt: str | None = None,
         device: str = "auto",
         dtype: str = "auto",
         batch_size: int | None = None,
         max_new_tokens: int | None = None,
         max_chunk_tokens: int | None = None,
         base_url: str | None = None,
-        typing: TypingReading | None = None,
+        typing: TypingReading | Literal["off"] | None = None,
         proposer: Proposer = "types",
-        typing_calibrate: bool = False,
+        typing_calibrate: bool | None = None,
     ) -> None:
         self._model_spec = model
         self.base_url = base_url
         self._backend: Backend | None = model if isinstance(model, Backend) else None
-        self.prompt = prompt
+        # a model may record the prompt it was trained with and the typing it was measured best with
+        recommended = (
+            model_defaults(model or DEFAULT_NER_MODEL) if not isinstance(model, Backend) else ModelDefaults()
+        )
+        self.prompt = prompt or recommended.ner_prompt or DEFAULT_PROMPT
+        chosen = typing if typing is not None else recommended.typing
+        self.typing: TypingReading | None = None if chosen in (None, "off") else chosen  # type: ignore[assignment]
+        self.typing_calibrate = (
+            typing_calibrate if typing_calibrate is not None else recommended.typing_calibrate
+        )
         self.device = device
         self.dtype = dtype
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
         self.max_chunk_tokens = max_chunk_tokens
-        self.typing = typing
         self.proposer = proposer
-        self.typing_calibrate = typing_calibrate
+        self._ner_backend: Backend | None = None
         self._ner: NERTask | None = None
         self._re: dict[tuple[object, ...], RelationTask] = {}
         self._events: dict[tuple[object, ...], EventTask] = {}
@@ -97,6 +110,16 @@ class Extractor:
         return self._backend
 
     @property
+    def ner_backend(self) -> Backend:
+        """The model NER runs on: the model given, or, when none was given, the default NER model
+        (``ieforge-ner``, measured best at NER here) while the other tasks use the default model."""
+        if self._model_spec is not None or DEFAULT_NER_MODEL == DEFAULT_MODEL:
+            return self.backend
+        if self._ner_backend is None:
+            self._ner_backend = load_model(DEFAULT_NER_MODEL, device=self.device, dtype=self.dtype)
+        return self._ner_backend
+
+    @property
     def ner_max_new_tokens(self) -> int:
         """The answer-length limit of each entity question."""
         return self.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
@@ -104,7 +127,7 @@ class Extractor:
     def _ner_task(self) -> NERTask:
         if self._ner is None:
             self._ner = NERTask(
-                self.backend,
+                self.ner_backend,
                 prompt=self.prompt,
                 max_new_tokens=self.ner_max_new_tokens,
                 batch_size=self.batch_size or NER_BATCH_SIZE,

@@ -9,12 +9,22 @@ The order of the questions is shuffled. The result is an ieforge corpus file tha
 ``ieforge train sft`` trains on with the loss on every answer.
 
 Annotations of the same passage text from several files (two teachers, say) are merged first.
+
+With ``typing_questions`` > 0, each conversation also teaches two-stage NER's typing step
+(:mod:`ieforge.tasks.entity_typing`, prompt ``typing-mc``): after the type questions come that many
+multiple-choice questions about spans of the passage, answered with an option letter. The options are
+the span's type among sampled distractor types (2 to ``max_typing_options`` in all, as many as a dataset's
+type list), shuffled, "none of these" last. The answer is none when the span's type was left out of the
+options (``typing_none_share`` of the questions about entities) and for spans that are not entities
+(taken from completely annotated passages only, since in a partial annotation an unlabelled span may be
+an entity).
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,7 +38,8 @@ from ieforge.distill.annotations import (
     strings_by_type,
 )
 from ieforge.grounding import chunk_text
-from ieforge.prompts import load_ner_prompt
+from ieforge.models.base import Message
+from ieforge.prompts import TypingPrompt, load_ner_prompt, load_typing_prompt
 
 DEFAULT_STUDENT_PROMPT = "uniner"
 GRAMMATICAL_TYPES = frozenset(
@@ -68,6 +79,13 @@ class DistillConfig:
     """share of passages put in the held-out split (by a stable hash of the text)"""
     drop_types: frozenset[str] = GRAMMATICAL_TYPES
     """entity types left out of the data (their entities are neither asked for nor sampled)"""
+    typing_questions: int = 0
+    """multiple-choice typing questions added to each conversation (0: none; see the module docs)"""
+    typing_prompt: str = "typing-mc"
+    max_typing_options: int = 14
+    """most types offered in a typing question (the none option not counted)"""
+    typing_none_share: float = 0.25
+    """share of typing questions about an entity whose own type is not offered"""
 
 
 @dataclass
@@ -153,6 +171,7 @@ def build_examples(
     """The student's training conversations (see the module docs), deterministic for a seed."""
     config = config or DistillConfig()
     prompt = load_ner_prompt(config.prompt)
+    typing = load_typing_prompt(config.typing_prompt)
     merged = [_without(ann, config.drop_types) for ann in merge_annotations(annotations)]
     freq = type_frequencies(merged)
     types = sorted(freq)
@@ -171,6 +190,12 @@ def build_examples(
                 continue
             rng.shuffle(asked)
             messages = ner_conversation(prompt, piece.text, asked, by_type)
+            turns = (
+                typing_turns(piece, ann.complete, freq, types, rng, config, typing)
+                if config.typing_questions > 0
+                else []
+            )
+            messages += turns
             digest = hashlib.sha256(ann.text.encode("utf-8")).hexdigest()[:12]
             out.append(
                 CorpusExample(
@@ -182,12 +207,72 @@ def build_examples(
                     style="list",
                     split=split,
                     messages=[{"role": m["role"], "content": m["content"]} for m in messages],
-                    gold=[[s] for s in by_type.get(asked[-1], [])],
+                    gold=[[turns[-1]["content"]]] if turns else [[s] for s in by_type.get(asked[-1], [])],
                     assistant_prefix=prompt.assistant_prefix,
                 )
             )
     rng.shuffle(out)
     return out
+
+
+def typing_turns(
+    piece: _Piece,
+    complete: bool,
+    freq: Counter[str],
+    types: Sequence[str],
+    rng: random.Random,
+    config: DistillConfig,
+    prompt: TypingPrompt,
+) -> list[Message]:
+    """Up to ``config.typing_questions`` solved typing questions about spans of ``piece`` (user and
+    assistant turns; see the module docs)."""
+    if prompt.parser != "option_letter":
+        raise ValueError(f"typing questions are multiple-choice: '{prompt.id}' is a {prompt.parser} prompt")
+    types_of: dict[str, set[str]] = {}
+    for e in piece.entities:
+        types_of.setdefault(e.text, set()).add(e.type)
+    spans: list[tuple[str, str | None]] = [(text, rng.choice(sorted(ts))) for text, ts in types_of.items()]
+    if complete:
+        other = _non_entity_span(piece, rng)
+        if other is not None:
+            spans.append((other, None))
+    rng.shuffle(spans)
+    turns: list[Message] = []
+    for text, gold in spans[: config.typing_questions]:
+        own = types_of.get(text, set())
+        n = rng.randint(2, max(2, config.max_typing_options))
+        # distractors: first the piece's other types (related ones, as in a dataset's type list), then
+        # types drawn by frequency
+        near = sorted({e.type for e in piece.entities} - own)
+        rng.shuffle(near)
+        offered = near[: n - 1]
+        offered += _sample_negatives(freq, own | set(offered), n - 1 - len(offered), rng, types)
+        if gold is not None and rng.random() >= config.typing_none_share:
+            offered.append(gold)
+        else:
+            gold = None
+        rng.shuffle(offered)
+        block, letters = prompt.choices(offered)
+        answer = letters[offered.index(gold)] if gold is not None else letters[-1]
+        question = prompt.chat(text=piece.text, span=text, options=block)[-1]
+        turns.append({"role": "user", "content": question["content"]})
+        turns.append({"role": "assistant", "content": f"{prompt.assistant_prefix} {answer}".strip()})
+    return turns
+
+
+def _non_entity_span(piece: _Piece, rng: random.Random) -> str | None:
+    """One to three words of the piece that overlap no entity (None when there are none)."""
+    words = [(m.start(), m.end()) for m in re.finditer(r"[A-Za-z][\w'-]*", piece.text)]
+    taken = [(e.start, e.end) for e in piece.entities]
+    for _ in range(10):
+        if not words:
+            return None
+        i = rng.randrange(len(words))
+        j = min(len(words), i + rng.randint(1, 3))
+        start, end = words[i][0], words[j - 1][1]
+        if not any(s < end and start < e for s, e in taken):
+            return piece.text[start:end]
+    return None
 
 
 def distill_stats(
@@ -204,6 +289,8 @@ def distill_stats(
     opening = len(load_ner_prompt(config.prompt).chat("", "x")) - 1
     questions = [m for ex in examples for m in ex.messages[opening:] if m["role"] == "assistant"]
     empty = sum(1 for m in questions if m["content"].strip() in ("[]", ""))
+    cue = load_typing_prompt(config.typing_prompt).assistant_prefix
+    typing = sum(1 for m in questions if config.typing_questions and m["content"].startswith(cue))
     return {
         "annotation_records": len(annotations),
         "passages": len(merged),
@@ -217,7 +304,8 @@ def distill_stats(
         - sum(len(a.entities) for a in merged),
         "types": len(freq),
         "types_seen_once": sum(1 for n in freq.values() if n == 1),
-        "questions": len(questions),
+        "questions": len(questions) - typing,
+        "typing_questions": typing,
         "negative_questions": empty,
         "top_types": dict(freq.most_common(15)),
     }

@@ -576,7 +576,7 @@ def evaluate_ner(
     check_protocol(datasets, protocol)
     _check_limit(limit)
     started = time.perf_counter()
-    model = extractor.backend.name
+    model = extractor.ner_backend.name
     prompt = extractor.ner_prompt_id
     results: list[DatasetResult] = []
     with _progress_bar(progress) as bar:

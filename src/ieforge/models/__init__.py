@@ -6,19 +6,30 @@ import re
 from pathlib import Path
 
 from ieforge.errors import ModelNotFoundError
+from ieforge.models.adapters import SHIPPED, find_adapter, model_defaults
 from ieforge.models.base import Backend, Chat, Generation, Message
-from ieforge.models.catalogue import CATALOGUE, DEFAULT_MODEL, CatalogueEntry, file_sha256, find_entry
+from ieforge.models.catalogue import (
+    CATALOGUE,
+    DEFAULT_MODEL,
+    DEFAULT_NER_MODEL,
+    CatalogueEntry,
+    file_sha256,
+    find_entry,
+)
 from ieforge.models.threads import apply_to_torch, set_threads, thread_count
 
 __all__ = [
     "CATALOGUE",
     "DEFAULT_MODEL",
+    "DEFAULT_NER_MODEL",
+    "SHIPPED",
     "Backend",
     "CatalogueEntry",
     "Chat",
     "Generation",
     "Message",
     "load_model",
+    "model_defaults",
     "set_threads",
     "thread_count",
 ]
@@ -35,7 +46,8 @@ def load_model(
     dtype: str = "auto",
     base_url: str | None = None,
 ) -> Backend:
-    """Load a model by catalogue name, local GGUF file, local model directory or Hugging Face hub id.
+    """Load a model by catalogue name, shipped adapter name (``ieforge-ner``: its base model with the
+    LoRA merged), local GGUF file, local model or adapter directory, or Hugging Face hub id.
 
     Catalogue models are checked against their pinned sha256 before loading. ``llamacpp:NAME`` runs a
     catalogue model or GGUF file with llama.cpp instead (the ``ieforge[llamacpp]`` extra).
@@ -54,6 +66,11 @@ def load_model(
     if name.startswith(LLAMACPP_SCHEME):
         return _load_llamacpp(name[len(LLAMACPP_SCHEME) :].strip())
     apply_to_torch()
+    adapter = find_adapter(name)
+    if adapter is not None:
+        backend = _load_adapter(adapter.path(), device=device, dtype=dtype)
+        backend.name = adapter.name
+        return backend
     entry = find_entry(name)
     if entry is not None:
         entry.verify()
@@ -92,7 +109,7 @@ def load_model(
         raise ModelNotFoundError(f"no such model file or directory: {name}")
     if _HUB_ID.match(name):
         return TransformersBackend.from_pretrained(name, name=name, device=device, dtype=dtype)
-    known = ", ".join(e.name for e in CATALOGUE)
+    known = ", ".join([*(e.name for e in CATALOGUE), *(a.name for a in SHIPPED)])
     raise ModelNotFoundError(
         f"unknown model '{name}': not a catalogue name ({known}), an existing path, or a hub id like org/name"
     )

@@ -257,6 +257,9 @@ CATALOGUE: list[CatalogueEntry] = [
 ]
 
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
+"""the model of every task when none is given, except NER"""
+DEFAULT_NER_MODEL = "ieforge-ner"
+"""the model of NER when none is given: the shipped adapter (chosen by measurement, benchmarks/README.md)"""
 
 
 def find_entry(name: str) -> CatalogueEntry | None:

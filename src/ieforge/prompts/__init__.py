@@ -500,6 +500,16 @@ class TypingPrompt(ChatPrompt):
     def fill(self, template: str, **values: str) -> str:
         return _fill(template, values)
 
+    def choices(self, names: Sequence[str]) -> tuple[str, list[str]]:
+        """The lettered options block for these type names with the none option last, and its letters
+        (used by the typing task and by the training data that teaches it)."""
+        names = [*names, self.none_option]
+        letters = option_letters(len(names))
+        block = "\n".join(
+            self.fill(self.choice_format, letter=letter, text=name) for letter, name in zip(letters, names)
+        )
+        return block, letters
+
 
 @lru_cache(maxsize=64)
 def load_typing_prompt(name: str) -> TypingPrompt:

@@ -58,7 +58,11 @@ class Health(BaseModel):
     """The service is up and serving this model."""
 
     status: Literal["ok"] = "ok"
-    model: str = Field(description="name of the model every endpoint runs")
+    model: str = Field(description="name of the model the endpoints run")
+    ner_model: str = Field(
+        description="name of the model entity extraction runs (the default NER model "
+        "when the service was started without a model)"
+    )
     busy: bool = Field(description="a model call is running now (requests queue behind it)")
     limits: Limits
 
@@ -134,6 +138,7 @@ def router(extractor: Extractor, limits: Limits | None = None) -> APIRouter:
     """The task endpoints for ``extractor``'s model, with ``limits`` on every request (defaults: Limits())."""
     lim = limits or Limits()
     model_name = extractor.backend.name  # loads the model now, not on the first request
+    ner_model_name = extractor.ner_backend.name  # and NER's, when it has its own default
     relation_names = ", ".join(available_relation_schemas())
     event_names = ", ".join(available_event_schemas())
 
@@ -277,7 +282,7 @@ def router(extractor: Extractor, limits: Limits | None = None) -> APIRouter:
 
     @api.get("/health", tags=["service"], summary="Service status and model")
     async def health() -> Health:
-        return Health(model=model_name, busy=MODEL_LOCK.locked(), limits=lim)
+        return Health(model=model_name, ner_model=ner_model_name, busy=MODEL_LOCK.locked(), limits=lim)
 
     @api.get("/v1/limits", tags=["service"], summary="Caps on every request")
     async def get_limits() -> Limits:

@@ -28,7 +28,7 @@ from typing import Literal
 
 from ieforge.grounding import Chunk
 from ieforge.models.base import Backend, Chat
-from ieforge.prompts import TypingPrompt, load_typing_prompt, option_letters
+from ieforge.prompts import TypingPrompt, load_typing_prompt
 from ieforge.tasks._options import (
     NO,
     YES,
@@ -143,12 +143,8 @@ class EntityTyper:
                 f"the mc reading offers at most 25 types as lettered options, not {len(labels)}; "
                 "use the verify or cloze reading"
             )
-        names = [*(self.type_name(x) for x in labels), self.prompt.none_option]
-        pairs = list(zip(option_letters(len(names)), [*labels, NONE]))
-        block = "\n".join(
-            self.prompt.fill(self.prompt.choice_format, letter=letter, text=name)
-            for (letter, _), name in zip(pairs, names)
-        )
+        block, letters = self.prompt.choices([self.type_name(x) for x in labels])
+        pairs = list(zip(letters, [*labels, NONE]))
         return block, pairs
 
     def _letter_probs(self, keys: list[tuple[str, str]], labels: list[str]) -> list[dict[str, float]]:

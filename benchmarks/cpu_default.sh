@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Issue-10 benchmark and the one command that rebuilds the shipped NER adapter from scratch.
+#
+#   adapter:  everything the shipped adapter needs, from nothing: the distillation benchmark's passages and
+#             teacher annotations (benchmarks/distill_uniner.sh passages annotate), then build, sft, package
+#   build:    UniversalNER conversations from the local teacher's and the Pile-NER (ChatGPT) annotations,
+#             each with $TYPING multiple-choice typing questions (prompt typing-mc) added
+#   sft:      LoRA r=8 on SmolLM2-135M-Instruct, one epoch, seed 0 (ieforge train sft)
+#   package:  copy the adapter (weights, config, training record) into src/ieforge/models/adapters/
+#   eval:     NER on CrossNER AI / literature / music test and CoNLL-2003 test, first $N sentences each
+#             (every type asked; strict span F1), single-stage and two-stage, for every catalogue model
+#             ($N_BIG for Qwen2.5-Coder-1.5B) and the shipped adapter
+#   re:       QA4RE on the first $RE_N SemEval dev pairs, base model vs adapter
+#   speed:    seconds per sentence side by side in one quiet run ($S CrossNER test sentences per domain)
+# Usage (from the repository root): bash benchmarks/cpu_default.sh [steps...]   (default: adapter)
+# Work files go to $RUN (default runs/cpu-default, git-ignored); reports to benchmarks/results/cpu_default_*.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+D=${IEFORGE_DATA:-../shared/data}
+RUN=${RUN:-runs/cpu-default}
+DISTILL_RUN=${DISTILL_RUN:-runs/distill}
+N=${N:-40}
+N_BASE=${N_BASE:-20}
+N_BIG=${N_BIG:-10}
+RE_N=${RE_N:-200}
+S=${S:-5}
+TYPING=${TYPING:-3}
+DEFAULT_TYPING=${DEFAULT_TYPING:-mc}
+ADAPTER=src/ieforge/models/adapters/ner-smollm2-135m
+PILE=$D/pile_ner/slimer_subset/5pos_5neg_perNE_top391NEs_FalseDef/validation.jsonl
+OUT=benchmarks/results
+mkdir -p "$RUN" "$OUT"
+steps=${*:-adapter}
+
+source benchmarks/common.sh
+
+evaluate() {  # evaluate NAME N MODEL [ieforge eval ner options...]
+  local name=$1 n=$2 model=$3
+  shift 3
+  timed "eval-$name" ieforge eval ner --model "$model" --limit "$n" --cache "$RUN/cache" \
+    --data crossner_ai="$D/crossner_ai/test.txt" \
+    --data crossner_literature="$D/crossner_literature/test.txt" \
+    --data crossner_music="$D/crossner_music/test.txt" \
+    --data conll2003="$D/conll2003/test.txt" \
+    --out "$OUT/cpu_default_$name.json" "$@"
+}
+
+for step in $steps; do
+  case $step in
+  adapter)
+    RUN=$DISTILL_RUN bash benchmarks/distill_uniner.sh passages annotate
+    bash "$0" build sft package
+    ;;
+  build)
+    timed build ieforge distill build --annotations "$PILE" --annotations "$DISTILL_RUN/annotations.jsonl" \
+      --negatives 2 --max-chars 600 --typing-questions "$TYPING" --out "$RUN/train.jsonl"
+    ;;
+  sft)
+    timed sft ieforge train sft --model smollm2-135m --corpus "$RUN/train.jsonl" --out "$RUN/adapter" \
+      --max-length 704 --save-steps 50 --seed 0
+    ;;
+  package)
+    mkdir -p "$ADAPTER"
+    cp "$RUN/adapter/adapter_model.safetensors" "$RUN/adapter/adapter_config.json" \
+      "$RUN/adapter/ieforge-train.json" "$ADAPTER/"
+    # the base is named by its catalogue name, not by the converted model's path on this machine
+    python - "$ADAPTER/adapter_config.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+config = json.load(open(path))
+config["base_model_name_or_path"] = "smollm2-135m"
+json.dump(config, open(path, "w"), indent=2, sort_keys=True)
+PY
+    # the prompt it was trained with and the NER reading measured best with it (see benchmarks/README.md)
+    printf '{"ner_prompt": "uniner", "typing": "%s", "typing_calibrate": false}\n' "$DEFAULT_TYPING" \
+      >"$ADAPTER/ieforge-defaults.json"
+    ;;
+  eval)
+    evaluate adapter "$N" ieforge-ner --typing off
+    evaluate adapter-mc "$N" ieforge-ner --typing mc --no-typing-calibrate
+    evaluate adapter-mc-cal "$N" ieforge-ner --typing mc --typing-calibrate
+    evaluate student "$N" "$DISTILL_RUN/student" --prompt uniner --typing off
+    for model in smollm2-135m qwen2.5-coder-0.5b; do
+      evaluate "$model" "$N_BASE" "$model" --typing off
+      for reading in mc verify cloze; do
+        evaluate "$model-$reading-cal" "$N_BASE" "$model" --typing "$reading" --typing-calibrate
+      done
+    done
+    evaluate qwen2.5-coder-0.5b-all-mc-cal "$N_BASE" qwen2.5-coder-0.5b --proposer all --typing mc \
+      --typing-calibrate
+    evaluate qwen2.5-coder-1.5b "$N_BIG" qwen2.5-coder-1.5b --typing off
+    evaluate qwen2.5-coder-1.5b-mc-cal "$N_BIG" qwen2.5-coder-1.5b --typing mc --typing-calibrate
+    ;;
+  re)
+    for model in smollm2-135m ieforge-ner qwen2.5-coder-0.5b; do
+      timed "re-$model" ieforge eval re --model "$model" --limit "$RE_N" \
+        --data semeval="$D/semeval2010_task8/DEV_SUBSET_7201-8000_FROM_TRAIN.TXT" \
+        --out "$OUT/cpu_default_re_$model.json"
+    done
+    ;;
+  speed)
+    timed speed python benchmarks/ner_default_model.py --split test --limit "$S" \
+      --models "qwen2.5-coder-0.5b@uniner-json,ieforge-ner@uniner,ieforge-ner@uniner+mc" \
+      --batch-size 64 --out "$OUT/cpu_default_speed.json"
+    ;;
+  *)
+    echo "unknown step: $step" >&2
+    exit 2
+    ;;
+  esac
+done
