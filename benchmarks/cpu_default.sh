@@ -7,9 +7,10 @@
 #             each with $TYPING multiple-choice typing questions (prompt typing-mc) added
 #   sft:      LoRA r=8 on SmolLM2-135M-Instruct, one epoch, seed 0 (ieforge train sft)
 #   package:  copy the adapter (weights, config, training record) into src/ieforge/models/adapters/
-#   eval:     NER on CrossNER AI / literature / music test and CoNLL-2003 test, first $N sentences each
-#             (every type asked; strict span F1), single-stage and two-stage, for every catalogue model
-#             ($N_BIG for Qwen2.5-Coder-1.5B) and the shipped adapter
+#   eval:     NER on CrossNER AI / literature / music test and CoNLL-2003 test (every type asked; strict
+#             span F1): eval-adapter, the shipped adapter single- and two-stage on the first $N sentences
+#             of each; eval-base, every catalogue model single-stage and with each typing reading on the
+#             first $N_BASE ($N_BIG for Qwen2.5-Coder-1.5B)
 #   re:       QA4RE on the first $RE_N SemEval dev pairs, base model vs adapter
 #   speed:    seconds per sentence side by side in one quiet run ($S CrossNER test sentences per domain)
 # Usage (from the repository root): bash benchmarks/cpu_default.sh [steps...]   (default: adapter)
@@ -20,12 +21,13 @@ D=${IEFORGE_DATA:-../shared/data}
 RUN=${RUN:-runs/cpu-default}
 DISTILL_RUN=${DISTILL_RUN:-runs/distill}
 N=${N:-40}
-N_BASE=${N_BASE:-20}
-N_BIG=${N_BIG:-10}
-RE_N=${RE_N:-200}
+N_BASE=${N_BASE:-12}
+N_BIG=${N_BIG:-5}
+RE_N=${RE_N:-100}
 S=${S:-5}
-TYPING=${TYPING:-3}
-DEFAULT_TYPING=${DEFAULT_TYPING:-mc}
+TYPING=${TYPING:-0}
+DEFAULT_TYPING=${DEFAULT_TYPING:-off}
+MAX_LENGTH=${MAX_LENGTH:-512}
 ADAPTER=src/ieforge/models/adapters/ner-smollm2-135m
 PILE=$D/pile_ner/slimer_subset/5pos_5neg_perNE_top391NEs_FalseDef/validation.jsonl
 OUT=benchmarks/results
@@ -57,29 +59,36 @@ for step in $steps; do
     ;;
   sft)
     timed sft ieforge train sft --model smollm2-135m --corpus "$RUN/train.jsonl" --out "$RUN/adapter" \
-      --max-length 704 --save-steps 50 --seed 0
+      --max-length "$MAX_LENGTH" --save-steps 50 --seed 0
     ;;
   package)
     mkdir -p "$ADAPTER"
     cp "$RUN/adapter/adapter_model.safetensors" "$RUN/adapter/adapter_config.json" \
       "$RUN/adapter/ieforge-train.json" "$ADAPTER/"
     # the base is named by its catalogue name, not by the converted model's path on this machine
-    python - "$ADAPTER/adapter_config.json" <<'PY'
+    # and the training record names its files without this machine's folders
+    python - "$ADAPTER" <<'PY'
 import json, sys
-path = sys.argv[1]
-config = json.load(open(path))
+from pathlib import Path
+folder = Path(sys.argv[1])
+config = json.loads((folder / "adapter_config.json").read_text())
 config["base_model_name_or_path"] = "smollm2-135m"
-json.dump(config, open(path, "w"), indent=2, sort_keys=True)
+(folder / "adapter_config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+record = json.loads((folder / "ieforge-train.json").read_text())
+for key in ("out", "corpus"):
+    record["config"][key] = Path(record["config"][key]).name
+(folder / "ieforge-train.json").write_text(json.dumps(record, indent=1) + "\n")
 PY
     # the prompt it was trained with and the NER reading measured best with it (see benchmarks/README.md)
     printf '{"ner_prompt": "uniner", "typing": "%s", "typing_calibrate": false}\n' "$DEFAULT_TYPING" \
       >"$ADAPTER/ieforge-defaults.json"
     ;;
-  eval)
+  eval) bash "$0" eval-adapter eval-base ;;
+  eval-adapter)
     evaluate adapter "$N" ieforge-ner --typing off
-    evaluate adapter-mc "$N" ieforge-ner --typing mc --no-typing-calibrate
-    evaluate adapter-mc-cal "$N" ieforge-ner --typing mc --typing-calibrate
-    evaluate student "$N" "$DISTILL_RUN/student" --prompt uniner --typing off
+    evaluate adapter-cloze-cal "$N" ieforge-ner --typing cloze --typing-calibrate
+    ;;
+  eval-base)
     for model in smollm2-135m qwen2.5-coder-0.5b; do
       evaluate "$model" "$N_BASE" "$model" --typing off
       for reading in mc verify cloze; do
@@ -100,7 +109,7 @@ PY
     ;;
   speed)
     timed speed python benchmarks/ner_default_model.py --split test --limit "$S" \
-      --models "qwen2.5-coder-0.5b@uniner-json,ieforge-ner@uniner,ieforge-ner@uniner+mc" \
+      --models "qwen2.5-coder-0.5b@uniner-json,ieforge-ner@uniner,ieforge-ner@uniner+cloze+cal" \
       --batch-size 64 --out "$OUT/cpu_default_speed.json"
     ;;
   *)

@@ -20,12 +20,12 @@ def _pct(x: float | None) -> str:
 
 def ner_rows() -> list[str]:
     rows = [
-        "| model | NER | sentences per dataset | AI | literature | music | **CrossNER avg** | CoNLL-2003 "
-        "| CrossNER P / R | s / sentence |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| run | model | NER | sentences per dataset | AI | literature | music | **CrossNER avg** "
+        "| CoNLL-2003 | CrossNER P / R | s / sentence |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for path in sorted(RESULTS.glob("cpu_default_*.json")):
-        if path.stem.startswith(("cpu_default_re_", "cpu_default_speed")):
+        if path.stem.startswith(("cpu_default_re_", "cpu_default_speed")) or path.stem.endswith("_record"):
             continue
         report = json.loads(path.read_text())
         by = {d["name"]: d for d in report["datasets"]}
@@ -40,7 +40,8 @@ def ner_rows() -> list[str]:
         speed = f"{seconds / examples:.2f}" if computed == examples else "(cached)"
         f1 = [_pct(by[k]["scores"]["f1"]) if k in by else "-" for k in COLUMNS]
         rows.append(
-            f"| {report['model']} | {', '.join(report['prompts'])} | {cross[0]['examples']} | "
+            f"| {path.stem.removeprefix('cpu_default_')} | {report['model']} | "
+            f"{', '.join(report['prompts'])} | {cross[0]['examples']} | "
             f"{' | '.join(f1[:3])} | **{100 * avg:.1f}** | {f1[3]} | "
             f"{_pct(tp / max(1, tp + fp))} / {_pct(tp / max(1, tp + fn))} | {speed} |"
         )

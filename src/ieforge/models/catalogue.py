@@ -262,9 +262,11 @@ DEFAULT_NER_MODEL = "ieforge-ner"
 """the model of NER when none is given: the shipped adapter (chosen by measurement, benchmarks/README.md)"""
 
 
-def find_entry(name: str) -> CatalogueEntry | None:
+def is_named(name: str, canonical: str, aliases: Iterable[str]) -> bool:
+    """Whether ``name`` is ``canonical`` or one of its aliases (case and surrounding space ignored)."""
     key = name.strip().lower()
-    for entry in CATALOGUE:
-        if key == entry.name.lower() or key in (a.lower() for a in entry.aliases):
-            return entry
-    return None
+    return key == canonical.lower() or key in (a.lower() for a in aliases)
+
+
+def find_entry(name: str) -> CatalogueEntry | None:
+    return next((e for e in CATALOGUE if is_named(name, e.name, e.aliases)), None)
