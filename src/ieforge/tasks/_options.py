@@ -26,6 +26,12 @@ def normalize(raw: Mapping[str, float]) -> tuple[dict[str, float], float]:
     return {k: v / mass if mass > 0 else 1.0 / len(raw) for k, v in raw.items()}, mass
 
 
+def divide_by_prior(probs: Mapping[str, float], prior: Mapping[str, float]) -> dict[str, float]:
+    """Contextual calibration of a choice: each option's probability divided by its content-free prior,
+    normalized again over the options."""
+    return normalize({k: p / max(prior[k], 1e-12) for k, p in probs.items()})[0]
+
+
 def forms_mass(logprobs: Mapping[str, float], forms: Sequence[str]) -> float:
     """Total probability of several spellings of one answer (read with ``distinct=True``, so a spelling
     that is the same token as an earlier one is ``-inf`` and adds nothing)."""

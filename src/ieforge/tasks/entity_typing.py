@@ -34,6 +34,7 @@ from ieforge.tasks._options import (
     YES,
     calibrate_binary,
     distinct_mass,
+    divide_by_prior,
     letter_forms,
     normalize,
     yes_probability,
@@ -166,10 +167,8 @@ class EntityTyper:
     def _multiple_choice(self, keys: list[tuple[str, str]], labels: list[str]) -> list[TypeDecision]:
         rows = self._letter_probs(keys, labels)
         if self.calibrate:
-            prior = self._prior(
-                labels, lambda: self._letter_probs([(_CONTENT_FREE, _CONTENT_FREE)], labels)[0]
-            )
-            rows = [normalize({k: p / max(prior[k], 1e-12) for k, p in row.items()})[0] for row in rows]
+            prior = self._prior(labels, self._letter_probs)
+            rows = [divide_by_prior(row, prior) for row in rows]
         return [_argmax(row) for row in rows]
 
     # ----- yes/no verification ----------------------------------------------------------------------
@@ -196,7 +195,7 @@ class EntityTyper:
     def _verify(self, keys: list[tuple[str, str]], labels: list[str]) -> list[TypeDecision]:
         rows = self._yes(keys, labels)
         if self.calibrate:
-            prior = self._prior(labels, lambda: self._yes([(_CONTENT_FREE, _CONTENT_FREE)], labels)[0])
+            prior = self._prior(labels, self._yes)
             rows = [{k: calibrate_binary(p, prior[k]) for k, p in row.items()} for row in rows]
         out = []
         for row in rows:
@@ -229,9 +228,7 @@ class EntityTyper:
     def _cloze(self, keys: list[tuple[str, str]], labels: list[str]) -> list[TypeDecision]:
         rows = self._statement_logprobs(keys, labels)
         if self.calibrate:
-            prior = self._prior(
-                labels, lambda: self._statement_logprobs([(_CONTENT_FREE, _CONTENT_FREE)], labels)[0]
-            )
+            prior = self._prior(labels, self._statement_logprobs)
             rows = [{k: lp - prior[k] for k, lp in row.items()} for row in rows]
         out = []
         for row in rows:
@@ -242,11 +239,14 @@ class EntityTyper:
 
     # ----- shared ---------------------------------------------------------------------------------
 
-    def _prior(self, labels: list[str], compute: Callable[[], dict[str, float]]) -> dict[str, float]:
-        """The content-free reading for these labels (computed once per label list)."""
+    def _prior(
+        self, labels: list[str], read: Callable[[list[tuple[str, str]], list[str]], list[dict[str, float]]]
+    ) -> dict[str, float]:
+        """``read`` on the content-free question (text and span "N/A") for these labels, computed once
+        per label list."""
         key = tuple(labels)
         if key not in self._priors:
-            self._priors[key] = compute()
+            self._priors[key] = read([(_CONTENT_FREE, _CONTENT_FREE)], labels)[0]
         return self._priors[key]
 
 

@@ -174,8 +174,7 @@ class NERTask:
         for q, gen in answers:
             s = read_answer(gen, q.chunk, q.label, best)
             stats.add(s)
-        entities = sorted(best.values(), key=lambda e: (e.start, e.end, e.label))
-        return self._result(text, labels, entities, stats)
+        return self._result(text, labels, list(best.values()), stats)
 
     def _result(self, text: str, labels: list[str], entities: list[Entity], stats: ParseStats) -> NERResult:
         return NERResult(

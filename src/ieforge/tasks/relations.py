@@ -39,7 +39,15 @@ from ieforge.prompts import (
 )
 from ieforge.prompts.parsers import parse_label, parse_option_letter
 from ieforge.schemas.relations import RelationSchema, load_relation_schema
-from ieforge.tasks._options import NO, YES, distinct_mass, letter_forms, normalize, yes_probability
+from ieforge.tasks._options import (
+    NO,
+    YES,
+    distinct_mass,
+    divide_by_prior,
+    letter_forms,
+    normalize,
+    yes_probability,
+)
 from ieforge.types import Mention, Relation
 
 Method = Literal["qa4re", "vanilla"]
@@ -237,7 +245,7 @@ class RelationTask:
                 acc.raw[label] = acc.raw.get(label, 0.0) + probs[letter]
             if calibrated:
                 prior = self.letter_prior(q.head_type, q.tail_type, rotation)
-                cal, _ = normalize({x: p / max(prior[x], 1e-12) for x, p in probs.items()})
+                cal = divide_by_prior(probs, prior)
                 acc.calibrated = acc.calibrated or {}
                 for letter, label in question.options:
                     acc.calibrated[label] = acc.calibrated.get(label, 0.0) + cal[letter]
