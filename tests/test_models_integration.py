@@ -139,20 +139,45 @@ def test_left_padding_does_not_change_next_token_scores(small_backend: Backend) 
         assert padded[k] == pytest.approx(alone[k], abs=0.3)
 
 
-def test_shared_prompt_scoring_matches_one_pass_per_sequence(small_backend: Backend) -> None:
-    """Continuations scored on the prompt's shared key/value cache give what scoring each whole
-    sequence from scratch gives (up to bf16 rounding)."""
+def test_tree_scoring_matches_each_sequence_run_alone(model_home: Path) -> None:
+    """Several chats about one text, each with its own continuations sharing a start, scored in prefix
+    trees (small trees too, so a call spans several forward passes) give what running every whole
+    sequence alone gives (float32)."""
     import torch
 
-    assert isinstance(small_backend, TransformersBackend)
-    conts = ["Paris", "The capital of France is Paris.", " Lyon", "I"]
-    got = small_backend.score_continuations([QUESTION], conts, batch_size=3)[0]
-    tok = small_backend.tokenizer
-    p_ids = tok(small_backend.render(QUESTION), add_special_tokens=False)["input_ids"]
-    for cont, score in zip(conts, got):
-        c_ids = tok(cont, add_special_tokens=False)["input_ids"]
-        with torch.inference_mode():
-            logits = small_backend.model(input_ids=torch.tensor([p_ids + c_ids])).logits[0].float()
-        logp = torch.log_softmax(logits, dim=-1)
-        expected = sum(float(logp[len(p_ids) + k - 1, t]) for k, t in enumerate(c_ids))
-        assert score == pytest.approx(expected, abs=0.05 * len(c_ids))
+    fp32 = load_model("smollm2-135m", dtype="fp32")
+    assert isinstance(fp32, TransformersBackend)
+    text = "Ada Lovelace worked with Charles Babbage in London."
+    chats = [
+        [{"role": "user", "content": f"Text: {text}\nWhat is {span}?"}] for span in ("Ada Lovelace", "London")
+    ]
+    conts = [
+        ['"Ada Lovelace" is a person.', '"Ada Lovelace" is a city.', "No"],
+        ['"London" is a city.', '"London" is an organisation.'],
+    ]
+    tok = fp32.tokenizer
+    expected = []
+    for chat, row in zip(chats, conts):
+        p_ids = tok(fp32.render(chat), add_special_tokens=False)["input_ids"]
+        scores = []
+        for cont in row:
+            c_ids = tok(cont, add_special_tokens=False)["input_ids"]
+            with torch.inference_mode():
+                logits = fp32.model(input_ids=torch.tensor([p_ids + c_ids])).logits[0].float()
+            logp = torch.log_softmax(logits, dim=-1)
+            scores.append(sum(float(logp[len(p_ids) + k - 1, t]) for k, t in enumerate(c_ids)))
+        expected.append(scores)
+    for nodes in (1024, 40):
+        fp32.score_nodes = nodes
+        fp32.usage.reset()
+        got = fp32.score_continuations(chats, conts)
+        for g, e in zip(got, expected):
+            assert g == pytest.approx(e, abs=2e-3)
+        if nodes == 1024:  # one pass, each shared token computed once
+            assert fp32.usage.forward_passes == 1
+            assert fp32.usage.prefill_tokens < fp32.usage.prompt_tokens / 2
+        else:
+            assert fp32.usage.forward_passes > 1
+    # one list for every chat still works
+    same = fp32.score_continuations(chats, ["Yes", "No"])
+    assert len(same) == 2 and all(len(row) == 2 for row in same)

@@ -15,6 +15,10 @@ class Message(TypedDict):
 
 Chat = list[Message]
 
+Continuations = Sequence[str] | Sequence[Sequence[str]]
+"""What :meth:`Backend.score_continuations` scores: one list of strings for every chat, or a list per
+chat."""
+
 
 @dataclass
 class Generation:
@@ -78,11 +82,13 @@ class Backend(Protocol):
         ...
 
     def score_continuations(
-        self, chats: Sequence[Chat], continuations: Sequence[str], *, batch_size: int = 8
+        self, chats: Sequence[Chat], continuations: Continuations, *, batch_size: int = 8
     ) -> list[list[float]]:
-        """Log-probability of each continuation as the start of the assistant's answer, for every chat.
+        """Log-probability of each continuation as the start of the assistant's answer.
 
-        Returns one row per chat, one summed log-probability per continuation.
+        ``continuations`` is one list for every chat, or one list per chat (see
+        :func:`continuation_lists`). Returns one row per chat, one summed log-probability per
+        continuation of that chat.
         """
         ...
 
@@ -100,3 +106,17 @@ class Backend(Protocol):
         first of them gets it and the later ones get ``-inf``, so that probabilities summed over options
         (several spellings of one answer, say) count every token once."""
         ...
+
+
+def continuation_lists(chats: Sequence[Chat], continuations: Continuations) -> list[list[str]]:
+    """The continuations of each chat: the same list for every chat when ``continuations`` is a list of
+    strings, else one list per chat (a ValueError when the counts differ)."""
+    if all(isinstance(c, str) for c in continuations):
+        same = [str(c) for c in continuations]
+        return [same for _ in chats]
+    if any(isinstance(c, str) for c in continuations) or len(continuations) != len(chats):
+        raise ValueError(
+            "continuations: give one list of strings for every chat, or one list per chat "
+            f"({len(chats)} chats, {len(continuations)} entries)"
+        )
+    return [[str(x) for x in c] for c in continuations]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ieforge.errors import ModelLoadError
-from ieforge.models.base import Chat, Generation
+from ieforge.models.base import Chat, Continuations, Generation, continuation_lists
 from ieforge.models.prefix import Usage, common_prefix_length, plan_batches
 from ieforge.models.threads import thread_count
 from ieforge.models.tokens import (
@@ -201,13 +201,14 @@ class LlamaCppBackend:
         return results
 
     def score_continuations(
-        self, chats: Sequence[Chat], continuations: Sequence[str], *, batch_size: int = 8
+        self, chats: Sequence[Chat], continuations: Continuations, *, batch_size: int = 8
     ) -> list[list[float]]:
-        conts = [self._tokenize(c) for c in continuations]
-        if any(not c for c in conts):
-            raise ValueError("a continuation has no tokens")
+        lists = continuation_lists(chats, continuations)
         out: list[list[float]] = []
-        for chat in chats:
+        for chat, strings in zip(chats, lists):
+            conts = [self._tokenize(c) for c in strings]
+            if any(not c for c in conts):
+                raise ValueError("a continuation has no tokens")
             prompt = self._prompt_ids(self.render(chat))
             row = []
             for cont in conts:

@@ -58,7 +58,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ieforge.errors import IEForgeError, ModelLoadError, RequestError
-from ieforge.models.base import Chat, Generation
+from ieforge.models.base import Chat, Continuations, Generation
 from ieforge.models.prefix import Usage
 from ieforge.models.tokens import token_limits
 
@@ -521,7 +521,7 @@ class OpenAIBackend:
         return self._map(one, range(len(chats)))
 
     def score_continuations(
-        self, chats: Sequence[Chat], continuations: Sequence[str], *, batch_size: int = 8
+        self, chats: Sequence[Chat], continuations: Continuations, *, batch_size: int = 8
     ) -> list[list[float]]:
         raise ScoringUnsupportedError(
             f"{self.name} cannot score whole answers: a chat-completions server gives log-probabilities "

@@ -122,3 +122,73 @@ def _shared_length(prompts: Sequence[Sequence[int]], rows: Sequence[int]) -> int
     first = prompts[rows[0]]
     shared = min(common_prefix_length(first, prompts[r]) for r in rows)
     return max(0, min(shared, min(len(prompts[r]) for r in rows) - 1))
+
+
+@dataclass
+class Forest:
+    """Token sequences merged into a prefix tree, to be run in one forward pass.
+
+    Node ``k`` holds ``tokens[k]`` at position ``depths[k]`` and sees only itself and its ancestors
+    (``parents[k]`` is -1 at a root; a parent always comes before its children). A sequence's token
+    at index ``t`` is scored by the next-token distribution of the node holding its token ``t - 1``:
+    ``scored[i]`` lists those (node, token) pairs for sequence ``rows[i]`` of the caller.
+    """
+
+    tokens: list[int] = field(default_factory=list)
+    parents: list[int] = field(default_factory=list)
+    depths: list[int] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)
+    scored: list[list[tuple[int, int]]] = field(default_factory=list)
+    _children: dict[tuple[int, int], int] = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def new_nodes(self, sequence: Sequence[int]) -> int:
+        """How many nodes adding ``sequence`` would create."""
+        node = -1
+        for depth, token in enumerate(sequence):
+            child = self._children.get((node, token))
+            if child is None:
+                return len(sequence) - depth
+            node = child
+        return 0
+
+    def add(self, row: int, sequence: Sequence[int], start: int) -> None:
+        """Add caller's sequence ``row``, whose tokens from index ``start`` (at least 1) are scored."""
+        path: list[int] = []
+        node = -1
+        for depth, token in enumerate(sequence):
+            child = self._children.get((node, token))
+            if child is None:
+                child = len(self.tokens)
+                self._children[(node, token)] = child
+                self.tokens.append(token)
+                self.parents.append(node)
+                self.depths.append(depth)
+            path.append(child)
+            node = child
+        self.rows.append(row)
+        self.scored.append([(path[t - 1], sequence[t]) for t in range(start, len(sequence))])
+
+
+def plan_forests(sequences: Sequence[Sequence[int]], starts: Sequence[int], max_nodes: int) -> list[Forest]:
+    """Pack sequences (each scored from its index in ``starts``, at least 1) into prefix trees of at
+    most ``max_nodes`` nodes; a sequence longer than that gets a tree of its own. Sequences are taken
+    in sorted order, so that those sharing a prefix land in the same tree and share its nodes."""
+    if len(sequences) != len(starts):
+        raise ValueError("one start per sequence")
+    for seq, start in zip(sequences, starts):
+        if not 1 <= start <= len(seq):
+            raise ValueError(f"a sequence of {len(seq)} tokens cannot be scored from index {start}")
+    forests: list[Forest] = []
+    current = Forest()
+    for row in sorted(range(len(sequences)), key=lambda i: list(sequences[i])):
+        seq = sequences[row]
+        if len(current) and len(current) + current.new_nodes(seq) > max_nodes:
+            forests.append(current)
+            current = Forest()
+        current.add(row, seq, starts[row])
+    if current.rows:
+        forests.append(current)
+    return forests

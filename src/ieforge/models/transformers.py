@@ -7,7 +7,6 @@ seconds.
 
 from __future__ import annotations
 
-import copy
 import inspect
 import json
 import logging
@@ -19,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ieforge.errors import ModelLoadError
-from ieforge.models.base import Chat, Generation
+from ieforge.models.base import Chat, Continuations, Generation, continuation_lists
 from ieforge.models.catalogue import cache_root
-from ieforge.models.prefix import PromptBatch, Usage, plan_batches
+from ieforge.models.prefix import Forest, PromptBatch, Usage, plan_batches, plan_forests
 from ieforge.models.tokens import (
     assemble_generation,
     option_first_tokens,
@@ -161,6 +160,8 @@ class TransformersBackend:
         # compute the vocabulary projection for the last position only, where the model supports it
         self._last_only: dict[str, int] = {"logits_to_keep": 1} if "logits_to_keep" in forward else {}
         self.usage = Usage()
+        self.score_nodes = 1024
+        """the most tokens :meth:`score_continuations` runs in one forward pass"""
         self.tokenizer = tokenizer
         self.name = name
         self.device = device
@@ -420,50 +421,71 @@ class TransformersBackend:
         return [(ids[:limit], lps[:limit]) for (ids, lps), limit in zip(out, limits)]
 
     def score_continuations(
-        self, chats: Sequence[Chat], continuations: Sequence[str], *, batch_size: int = 8
+        self, chats: Sequence[Chat], continuations: Continuations, *, batch_size: int = 8
     ) -> list[list[float]]:
-        """Each chat's prompt is encoded once; its key/value cache is then shared by all continuations,
-        which are scored together (right-padded) in batches of ``batch_size``."""
-        torch = _torch()
-        conts = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in continuations]
-        if any(not c for c in conts):
-            raise ValueError("a continuation has no tokens")
-        pad = int(self.tokenizer.pad_token_id)
-        out: list[list[float]] = []
-        for chat in chats:
-            p_ids = self.tokenizer(self.render(chat), add_special_tokens=False)["input_ids"]
-            prompt = torch.tensor([p_ids], device=self.device)
-            with torch.inference_mode():
-                first = self.model(input_ids=prompt, use_cache=True)
-            first_logp = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
-            row: list[float] = []
-            for b in range(0, len(conts), max(1, batch_size)):
-                group = conts[b : b + batch_size]
-                n, width = len(group), max(len(c) for c in group)
-                ids = torch.full((n, width), pad, dtype=torch.long)
-                mask = torch.zeros((n, len(p_ids) + width), dtype=torch.long)
-                mask[:, : len(p_ids)] = 1
-                for r, c in enumerate(group):
-                    ids[r, : len(c)] = torch.tensor(c)
-                    mask[r, len(p_ids) : len(p_ids) + len(c)] = 1
-                cache = copy.deepcopy(_cache_of(first))
-                cache.batch_repeat_interleave(n)
-                positions = torch.arange(len(p_ids), len(p_ids) + width).unsqueeze(0).expand(n, -1)
-                with torch.inference_mode():
-                    logits = self.model(
-                        input_ids=ids.to(self.device),
-                        attention_mask=mask.to(self.device),
-                        position_ids=positions.to(self.device),
-                        **{self._cache_arg: cache},
-                    ).logits
-                    logp = torch.log_softmax(logits.float(), dim=-1)
-                for r, c in enumerate(group):
-                    total = float(first_logp[c[0]])
-                    for k in range(1, len(c)):
-                        total += float(logp[r, k - 1, c[k]])
-                    row.append(total)
-            out.append(row)
+        """Every (prompt + continuation) sequence of the call goes into prefix trees of at most
+        ``score_nodes`` tokens, each run in one forward pass with a tree attention mask: a prompt
+        prefix several chats share (the text of a passage, asked about several spans) and a start
+        several continuations share (the span of "{span} is a person.", "{span} is a place.") are
+        computed once. ``batch_size`` does not apply: trees are packed by tokens."""
+        lists = continuation_lists(chats, continuations)
+        tokenized: dict[str, list[int]] = {}
+        sequences: list[list[int]] = []
+        starts: list[int] = []
+        where: list[tuple[int, int]] = []
+        for i, (chat, conts) in enumerate(zip(chats, lists)):
+            prompt = self._prompt_ids(self.render(chat)) if conts else []
+            for j, cont in enumerate(conts):
+                if cont not in tokenized:
+                    tokenized[cont] = list(self.tokenizer(cont, add_special_tokens=False)["input_ids"])
+                if not tokenized[cont]:
+                    raise ValueError("a continuation has no tokens")
+                sequences.append(prompt + tokenized[cont])
+                starts.append(len(prompt))
+                where.append((i, j))
+        out = [[0.0] * len(conts) for conts in lists]
+        for forest in plan_forests(sequences, starts, self.score_nodes):
+            for row, total in zip(forest.rows, self._score_forest(forest).tolist()):
+                i, j = where[row]
+                out[i][j] = float(total)
+            self.usage.prompt_tokens += sum(len(sequences[r]) for r in forest.rows)
+            self.usage.prefill_tokens += len(forest)
         return out
+
+    def _score_forest(self, forest: Forest) -> Any:
+        """The summed log-probabilities of the scored tokens of each of ``forest``'s sequences (one
+        forward pass; every node attends to itself and its ancestors only)."""
+        torch = _torch()
+        n = len(forest)
+        sees = torch.zeros((n, n), dtype=torch.bool)
+        for k, parent in enumerate(forest.parents):
+            if parent >= 0:
+                sees[k] = sees[parent]
+            sees[k, k] = True
+        dtype = self.model.dtype
+        mask = torch.zeros((1, 1, n, n), dtype=dtype).masked_fill(~sees, torch.finfo(dtype).min)
+        needed = sorted({node for row in forest.scored for node, _ in row})
+        where = {node: k for k, node in enumerate(needed)}
+        keep = {"logits_to_keep": torch.tensor(needed, device=self.device)} if self._last_only else {}
+        with torch.inference_mode():
+            logits = self.model(
+                input_ids=torch.tensor([forest.tokens], device=self.device),
+                attention_mask=mask.to(self.device),
+                position_ids=torch.tensor([forest.depths], device=self.device),
+                use_cache=False,
+                **keep,
+            ).logits[0]
+            if not keep:
+                logits = logits[torch.tensor(needed, device=self.device)]
+            # normalise a slice at a time: a float32 copy of every row at once can take gigabytes
+            norm = torch.cat([logits[b : b + 128].float().logsumexp(-1) for b in range(0, len(needed), 128)])
+            pairs = [(k, where[node], token) for k, row in enumerate(forest.scored) for node, token in row]
+            owner, rows, tokens = torch.tensor(pairs, device=self.device).unbind(-1)
+            picked = logits[rows, tokens].float() - norm[rows]
+            totals = torch.zeros(len(forest.scored), dtype=torch.float32, device=self.device)
+            totals.index_add_(0, owner, picked)
+        self.usage.forward_passes += 1
+        return totals.cpu()
 
     def next_token_logprobs(
         self,

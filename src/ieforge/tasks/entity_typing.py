@@ -16,7 +16,8 @@ three readings, each a versioned prompt:
 ``calibrate`` divides by the content-free prior (text and span replaced by "N/A"), which undoes a
 model's standing preference for one letter, one answer or one type name (small models here collapse
 onto one option letter without it). All questions about one text share its prefix (system prompt and
-text), which the local backends encode once.
+text), which the local backends encode once; the cloze statements of one candidate also share their
+start (the span), which the transformers backend encodes once.
 """
 
 from __future__ import annotations
@@ -215,15 +216,12 @@ class EntityTyper:
         return [*filled, p.fill(p.none_statement, span=span, article="a", type="")]
 
     def _statement_logprobs(self, keys: list[tuple[str, str]], labels: list[str]) -> list[dict[str, float]]:
-        out = []
-        for text, span in keys:
-            row = self.backend.score_continuations(
-                [self.prompt.chat(text=text, span=span)],
-                [self.prompt.assistant_prefix + s for s in self._statements(span, labels)],
-                batch_size=self.batch_size,
-            )[0]
-            out.append(dict(zip([*labels, NONE], row)))
-        return out
+        rows = self.backend.score_continuations(
+            [self.prompt.chat(text=text, span=span) for text, span in keys],
+            [[self.prompt.assistant_prefix + s for s in self._statements(span, labels)] for _, span in keys],
+            batch_size=self.batch_size,
+        )
+        return [dict(zip([*labels, NONE], row)) for row in rows]
 
     def _cloze(self, keys: list[tuple[str, str]], labels: list[str]) -> list[TypeDecision]:
         rows = self._statement_logprobs(keys, labels)
