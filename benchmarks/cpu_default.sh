@@ -9,8 +9,10 @@
 #   package:  copy the adapter (weights, config, training record) into src/ieforge/models/adapters/
 #   eval:     NER on CrossNER AI / literature / music test and CoNLL-2003 test (every type asked; strict
 #             span F1): eval-adapter, the shipped adapter single- and two-stage on the first $N sentences
-#             of each; eval-base, every catalogue model single-stage and with each typing reading on the
-#             first $N_BASE ($N_BIG for Qwen2.5-Coder-1.5B)
+#             of each; eval-qwen, Qwen2.5-Coder-0.5B single-stage and with calibrated cloze typing on the
+#             same, and with the threshold and flat setting chosen by tune; eval-base, the other
+#             catalogue models and readings on the first $N_BASE ($N_BIG for Qwen2.5-Coder-1.5B)
+#   tune:     the typing threshold and flat NER chosen on the dev splits (first $N sentences of each)
 #   re:       QA4RE on the first $RE_N SemEval dev pairs, base model vs adapter
 #   speed:    seconds per sentence side by side in one quiet run ($S CrossNER test sentences per domain)
 # Usage (from the repository root): bash benchmarks/cpu_default.sh [steps...]   (default: adapter)
@@ -83,10 +85,30 @@ PY
     printf '{"ner_prompt": "uniner", "typing": "%s", "typing_calibrate": false}\n' "$DEFAULT_TYPING" \
       >"$ADAPTER/ieforge-defaults.json"
     ;;
-  eval) bash "$0" eval-adapter eval-base ;;
+  eval) bash "$0" eval-adapter eval-qwen eval-base ;;
   eval-adapter)
     evaluate adapter "$N" ieforge-ner --typing off
     evaluate adapter-cloze-cal "$N" ieforge-ner --typing cloze --typing-calibrate
+    ;;
+  eval-qwen)
+    # Qwen-0.5B single-stage and with calibrated cloze typing on as many sentences as the adapter; then
+    # with the threshold and flat setting chosen on the dev splits (step tune)
+    evaluate qwen2.5-coder-0.5b "$N" qwen2.5-coder-0.5b --typing off
+    evaluate qwen2.5-coder-0.5b-cloze-cal "$N" qwen2.5-coder-0.5b --typing cloze --typing-calibrate
+    evaluate qwen2.5-coder-0.5b-cloze-cal-flat "$N" qwen2.5-coder-0.5b --typing cloze --typing-calibrate \
+      --typing-threshold 0.5 --flat
+    ;;
+  tune)
+    # calibrated cloze typing on the dev splits (CoNLL-2003: valid), every candidate kept and typed,
+    # then the F1 of each threshold, with and without flat, computed from the typing scores
+    timed tune ieforge eval ner --model qwen2.5-coder-0.5b --limit "$N" --cache "$RUN/cache" \
+      --data crossner_ai="$D/crossner_ai/dev.txt" \
+      --data crossner_literature="$D/crossner_literature/dev.txt" \
+      --data crossner_music="$D/crossner_music/dev.txt" \
+      --data conll2003="$D/conll2003/valid.txt" \
+      --typing cloze --typing-calibrate --out "$OUT/cpu_default_dev_qwen2.5-coder-0.5b-cloze-cal.json"
+    python benchmarks/typing_rules.py "$OUT/cpu_default_dev_qwen2.5-coder-0.5b-cloze-cal.json" \
+      --out "$OUT/cpu_default_dev_typing_rules.md"
     ;;
   eval-base)
     # verify asks one question per (span, type): the slowest reading, and the weakest on SmolLM2 and the
@@ -95,11 +117,8 @@ PY
     for reading in mc verify cloze; do
       evaluate "smollm2-135m-$reading-cal" "$N_BASE" smollm2-135m --typing "$reading" --typing-calibrate
     done
-    evaluate qwen2.5-coder-0.5b "$N_BASE" qwen2.5-coder-0.5b --typing off
-    for reading in mc cloze; do
-      evaluate "qwen2.5-coder-0.5b-$reading-cal" "$N_BASE" qwen2.5-coder-0.5b --typing "$reading" \
-        --typing-calibrate
-    done
+    # (Qwen-0.5B single-stage and cloze: eval-qwen, on $N sentences)
+    evaluate qwen2.5-coder-0.5b-mc-cal "$N_BASE" qwen2.5-coder-0.5b --typing mc --typing-calibrate
     evaluate qwen2.5-coder-0.5b-all-mc-cal "$N_BASE" qwen2.5-coder-0.5b --proposer all --typing mc \
       --typing-calibrate
     evaluate qwen2.5-coder-1.5b "$N_BIG" qwen2.5-coder-1.5b --typing off
@@ -115,7 +134,7 @@ PY
     ;;
   speed)
     timed speed python benchmarks/ner_default_model.py --split test --limit "$S" \
-      --models "qwen2.5-coder-0.5b@uniner-json,qwen2.5-coder-0.5b@uniner-json+cloze+cal,ieforge-ner@uniner,ieforge-ner@uniner+cloze+cal" \
+      --models "qwen2.5-coder-0.5b@uniner-json,qwen2.5-coder-0.5b@uniner-json+cloze+cal+t0.5+flat,ieforge-ner@uniner,ieforge-ner@uniner+cloze+cal" \
       --batch-size 64 --out "$OUT/cpu_default_speed.json"
     ;;
   *)

@@ -8,8 +8,9 @@ and scores strict span micro-F1 (offsets + type). As in the UniversalNER evaluat
     python benchmarks/ner_default_model.py --limit 20 --out benchmarks/results/ner_default_model.json
 
 A model written ``MODEL@PROMPT`` in ``--models`` is run with that prompt only (a trained student with the
-prompt it learned, say), the others with every prompt of ``--prompts``. ``PROMPT+READING`` (``+cal``
-appended for calibration) runs two-stage NER with that typing reading, e.g. ``ieforge-ner@uniner+mc``.
+prompt it learned, say), the others with every prompt of ``--prompts``. ``PROMPT+READING`` runs two-stage
+NER with that typing reading, e.g. ``ieforge-ner@uniner+mc``; append ``+cal`` for calibration, ``+t0.5``
+for a typing threshold and ``+flat`` for flat NER (``qwen2.5-coder-0.5b@uniner-json+cloze+cal+t0.5+flat``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def worker(args: argparse.Namespace) -> dict[str, object]:
         batch_size=args.batch_size,
         typing=typing[0] if typing else None,
         typing_calibrate="cal" in typing[1:],
+        typing_threshold=next((float(x[1:]) for x in typing[1:] if x.startswith("t")), None),
+        flat="flat" in typing[1:],
     )
     out: dict[str, object] = {
         "model": args.model,

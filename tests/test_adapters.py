@@ -45,6 +45,19 @@ def test_defaults_of_a_local_adapter_folder(tmp_path: Path) -> None:
 
 
 def test_models_without_defaults_get_ieforge_defaults() -> None:
-    ex = Extractor("qwen2.5-coder-0.5b")
-    assert (ex.prompt, ex.typing, ex.typing_calibrate) == ("uniner-json", None, False)
+    ex = Extractor("smollm2-135m")
+    assert (ex.prompt, ex.typing, ex.typing_calibrate, ex.flat) == ("uniner-json", None, False, False)
     assert Extractor("org/some-model", typing="mc").typing == "mc"
+
+
+def test_the_default_model_runs_ner_in_two_stages() -> None:
+    """Qwen2.5-Coder-0.5B records the NER setting chosen on the dev splits; Extractor() takes it, and
+    each part can still be overridden (nothing is loaded here)."""
+    expected = ("uniner-json", "cloze", True, 0.5, True)
+    for ex in (Extractor(), Extractor("qwen2.5-coder-0.5b"), Extractor("Qwen-0.5B")):
+        assert (ex.prompt, ex.typing, ex.typing_calibrate, ex.typing_threshold, ex.flat) == expected
+    single = Extractor(typing="off")
+    assert (single.typing, single.flat) == (None, False)  # the recorded flat needs typing
+    assert Extractor(typing_threshold=0.2, flat=False).typing_threshold == 0.2
+    with pytest.raises(InputError, match="flat needs two-stage NER"):
+        Extractor("smollm2-135m", flat=True)

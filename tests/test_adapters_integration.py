@@ -38,7 +38,4 @@ def test_shipped_adapter_extracts_with_its_recorded_settings(
     # by name, the Extractor takes the prompt and typing the adapter records
     named = Extractor("ieforge-ner")
     assert named.prompt == "uniner" and named.ner_prompt_id.startswith("uniner@1")
-    # without a model, NER runs on the adapter and nothing else is loaded until another task asks
-    default = Extractor()
-    assert default.ner_backend.name == "ieforge-ner" and default._backend is None
-    assert default.ner_prompt_id == named.ner_prompt_id
+    assert named.typing is None  # measured best single-stage (benchmarks/README.md)

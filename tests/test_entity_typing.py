@@ -104,6 +104,43 @@ def test_proposer_all_needs_a_typing_reading() -> None:
     assert task.prompt_id == "uniner@1+typing-cloze@1+calibrated"
     task = NERTask(_Tokens(), typing="mc", proposer="all")  # type: ignore[arg-type]
     assert task.prompt_id == "propose-all@1+typing-mc@1"
+    # a threshold other than the reading's default, and flat NER, are part of the recorded id
+    task = NERTask(_Tokens(), typing="cloze", typing_calibrate=True, typing_threshold=0.5, flat=True)  # type: ignore[arg-type]
+    assert task.prompt_id == "uniner-json@1+typing-cloze@1+calibrated+threshold0.5+flat"
+    assert NERTask(_Tokens(), typing="verify", typing_threshold=0.5).prompt_id.endswith("verify@1")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="flat needs a typing reading"):
+        NERTask(_Tokens(), flat=True)  # type: ignore[arg-type]
+
+
+def test_threshold_turns_an_unsure_type_into_none() -> None:
+    typer = EntityTyper(_Tokens(), reading="cloze", threshold=0.5)  # type: ignore[arg-type]
+    sure = typer._best({"person": 0.7, "city": 0.2, "": 0.1})
+    unsure = typer._best({"person": 0.4, "city": 0.35, "": 0.25})
+    assert (sure.label, sure.score) == ("person", 0.7)
+    assert (unsure.label, unsure.score) == (None, 0.4)
+    assert EntityTyper(_Tokens(), reading="cloze")._best({"person": 0.4, "": 0.35}).label == "person"  # type: ignore[arg-type]
+    assert EntityTyper(_Tokens(), reading="verify").threshold == 0.5  # type: ignore[arg-type]
+
+
+def test_flat_keeps_the_most_probable_of_overlapping_spans() -> None:
+    from ieforge.tasks.ner import flatten_entities
+    from ieforge.types import Entity
+
+    text = "the naive Bayes classifier and Ada"
+
+    def ent(s: str, label: str, score: float) -> Entity:
+        start = text.index(s)
+        return Entity(start=start, end=start + len(s), text=s, label=label, score=score)
+
+    wide, narrow = ent("naive Bayes classifier", "algorithm", 0.6), ent("Bayes classifier", "algorithm", 0.8)
+    inner = ent("Bayes", "person", 0.5)
+    apart = ent("Ada", "person", 0.3)
+    kept = flatten_entities([wide, narrow, inner, apart])
+    assert kept == [narrow, apart]
+    # touching spans do not overlap; a tie goes to the earlier, then the longer span
+    a, b = ent("naive", "x", 0.5), ent("Bayes", "x", 0.5)
+    assert flatten_entities([b, a]) == [a, b]
+    assert flatten_entities([ent("naive Bayes", "x", 0.5), a]) == [ent("naive Bayes", "x", 0.5)]
 
 
 def test_candidate_text_is_its_chunk_slice() -> None:
@@ -140,3 +177,7 @@ def test_cli_checks_typing_options_before_loading_a_model() -> None:
     assert res.exit_code != 0 and "--typing is one of mc, verify, cloze or off, not 'vote'" in res.output
     res = runner.invoke(app, ["ner", "Ada Lovelace", "--labels", "person", "--proposer", "all"])
     assert res.exit_code != 0 and "--proposer all needs --typing" in res.output
+    res = runner.invoke(app, ["ner", "Ada", "--labels", "person", "--typing", "off", "--flat"])
+    assert res.exit_code != 0 and "flat needs two-stage NER" in res.output
+    res = runner.invoke(app, ["ner", "Ada", "--labels", "person", "--typing-threshold", "2"])
+    assert res.exit_code != 0 and "--typing-threshold" in res.output

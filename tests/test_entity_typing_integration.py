@@ -4,6 +4,7 @@ texts together changes nothing (float32)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Iterator
@@ -103,6 +104,24 @@ def test_two_stage_ner_is_grounded_and_accounts_for_every_candidate(
             proposed = {(e.start, e.end) for e in one.entities}
             assert spans <= proposed
             assert len(spans) + res.stats.rejected == len(proposed)
+
+
+def test_threshold_and_flat_only_remove_typed_spans(small_backend: Backend, sentences: list[str]) -> None:
+    """With a threshold and flat NER, the entities are those of the plain cloze run whose typing score
+    reaches the threshold, with overlaps resolved to the most probable; the rest count as rejected."""
+    from ieforge.tasks.ner import flatten_entities
+
+    cloze = {"max_new_tokens": 32, "typing": "cloze", "typing_calibrate": True}
+    plain = Extractor(small_backend, **cloze)  # type: ignore[arg-type]
+    strict = Extractor(small_backend, **cloze, typing_threshold=0.4, flat=True)  # type: ignore[arg-type]
+    for a, b in zip(plain.ner_many(sentences, LABELS), strict.ner_many(sentences, LABELS)):
+        assert b.prompt == "uniner-json@1+typing-cloze@1+calibrated+threshold0.4+flat"
+        expected = flatten_entities([e for e in a.entities if (e.score or 0.0) >= 0.4])
+        key = sorted((e.start, e.end, e.label) for e in expected)
+        assert sorted((e.start, e.end, e.label) for e in b.entities) == key
+        for x, y in itertools.combinations(b.entities, 2):
+            assert x.end <= y.start or y.end <= x.start
+        assert len(b.entities) + b.stats.rejected == len(a.entities) + a.stats.rejected
 
 
 def test_texts_batched_together_type_as_alone(fp32: Backend) -> None:

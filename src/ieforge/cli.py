@@ -94,13 +94,32 @@ TypingCalibrateOpt = Annotated[
         help="two-stage NER: divide by the content-free prior (default: what the model records)",
     ),
 ]
+TypingThresholdOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="two-stage NER: the probability a span's best type needs, else the span is dropped "
+        "(default: what the model records, else 0.5 for verify and 0 for mc and cloze)",
+        min=0.0,
+        max=1.0,
+    ),
+]
+FlatOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--flat/--no-flat",
+        help="two-stage NER: of typed spans that overlap, keep only the most probable "
+        "(default: what the model records)",
+    ),
+]
 NERPromptOpt = Annotated[
     str | None,
     typer.Option(help="prompt name or YAML file (default: the model's own, else uniner-json)"),
 ]
 
 
-def _typing(typing: str | None, proposer: str, calibrate: bool | None) -> dict[str, Any]:
+def _typing(
+    typing: str | None, proposer: str, calibrate: bool | None, threshold: float | None, flat: bool | None
+) -> dict[str, Any]:
     """Extractor options of two-stage NER, checked here so a typo fails before a model loads."""
     if typing is not None and typing not in (*READINGS, "off"):
         raise _fail(f"--typing is one of {', '.join(READINGS)} or off, not '{typing}'")
@@ -108,7 +127,13 @@ def _typing(typing: str | None, proposer: str, calibrate: bool | None) -> dict[s
         raise _fail(f"--proposer is types or all, not '{proposer}'")
     if proposer == "all" and typing in (None, "off"):
         raise _fail("--proposer all needs --typing (mc, verify or cloze) to type the spans it proposes")
-    return {"typing": typing, "proposer": proposer, "typing_calibrate": calibrate}
+    return {
+        "typing": typing,
+        "proposer": proposer,
+        "typing_calibrate": calibrate,
+        "typing_threshold": threshold,
+        "flat": flat,
+    }
 
 
 BaseUrlOpt = Annotated[
@@ -149,13 +174,15 @@ def ner(
     typing: TypingOpt = None,
     proposer: ProposerOpt = "types",
     typing_calibrate: TypingCalibrateOpt = None,
+    typing_threshold: TypingThresholdOpt = None,
+    flat: FlatOpt = None,
 ) -> None:
     """Find entities of the given types; print them, or run a JSONL file with a progress bar."""
     label_list = [x.strip() for x in labels.split(",") if x.strip()]
     if not label_list:
         raise _fail("give the entity types with --labels, e.g. --labels person,location")
     _check_io(text, input, output)
-    two_stage = _typing(typing, proposer, typing_calibrate)
+    two_stage = _typing(typing, proposer, typing_calibrate, typing_threshold, flat)
     from ieforge.extractor import Extractor
     from ieforge.runs import make_job
 
@@ -451,6 +478,8 @@ def run(
     typing: TypingOpt = None,
     proposer: ProposerOpt = "types",
     typing_calibrate: TypingCalibrateOpt = None,
+    typing_threshold: TypingThresholdOpt = None,
+    flat: FlatOpt = None,
     batch_size: Annotated[
         int | None, typer.Option(help="questions run together (default: ner 64, others 16)", min=1)
     ] = None,
@@ -498,7 +527,7 @@ def run(
         }
         if task == "ner":
             options["prompt"] = prompt
-            options.update(_typing(typing, proposer, typing_calibrate))
+            options.update(_typing(typing, proposer, typing_calibrate, typing_threshold, flat))
         part = parse_shard(shard)
         if engine == "local":
             ex = Extractor(**options)
@@ -868,6 +897,8 @@ def eval_ner(
     typing: TypingOpt = None,
     proposer: ProposerOpt = "types",
     typing_calibrate: TypingCalibrateOpt = None,
+    typing_threshold: TypingThresholdOpt = None,
+    flat: FlatOpt = None,
 ) -> None:
     """Score zero-shot NER on benchmark files (micro P/R/F1 per dataset and their average).
 
@@ -877,7 +908,7 @@ def eval_ner(
 
     if limit is not None and limit < 1:
         raise _fail("--limit must be at least 1")
-    two_stage = _typing(typing, proposer, typing_calibrate)
+    two_stage = _typing(typing, proposer, typing_calibrate, typing_threshold, flat)
     try:
         datasets = [
             load_ner_dataset(name, path, keep_catch_all=keep_catch_all)

@@ -8,7 +8,6 @@ from typing import Literal
 from ieforge.errors import InputError
 from ieforge.grounding import find_mentions
 from ieforge.models import DEFAULT_MODEL, DEFAULT_NER_MODEL, Backend, load_model, model_defaults
-from ieforge.models.adapters import ModelDefaults
 from ieforge.schemas.events import EventSchema
 from ieforge.schemas.relations import RelationSchema
 from ieforge.tasks.entity_typing import TypingReading
@@ -47,18 +46,19 @@ class Extractor:
 
     ``model`` is a catalogue name (``ieforge models``), a GGUF file, a model directory, a hub id, or an
     already loaded :class:`~ieforge.models.Backend`; ``openai:NAME`` is model NAME on the OpenAI-compatible
-    server at ``base_url``. Loading happens on first use. Without a model, NER runs on the default NER
-    model (``ieforge-ner``, the shipped adapter) and the other tasks on the default model. ``max_new_tokens``
-    bounds every answer; left as None, each task uses its own default (entities and event triggers 64,
-    event arguments 160, open IE and tables 256 tokens). ``batch_size`` is the number of questions run
-    together; left as None, entity questions go 64 at a time (the questions about several texts share
-    a batch) and the other tasks' 16.
+    server at ``base_url``. Loading happens on first use. Without a model, every task runs on the
+    default model (Qwen2.5-Coder-0.5B-Instruct), NER in two stages as its catalogue entry records.
+    ``max_new_tokens`` bounds every answer; left as None, each task uses its own default (entities and
+    event triggers 64, event arguments 160, open IE and tables 256 tokens). ``batch_size`` is the number
+    of questions run together; left as None, entity questions go 64 at a time (the questions about several
+    texts share a batch) and the other tasks' 16.
 
     ``typing`` (``mc``, ``verify`` or ``cloze``) makes NER two-stage: the answers only propose spans and
-    each span's type is decided by scoring; ``proposer`` (``types`` or ``all``) and ``typing_calibrate``
-    tune it (see :class:`~ieforge.tasks.ner.NERTask`); ``typing="off"`` is single-stage NER. Left as
-    None, ``prompt``, ``typing`` and ``typing_calibrate`` are what the model records (a shipped or
-    trained adapter's ``ieforge-defaults.json``), else ``uniner-json`` and single-stage NER.
+    each span's type is decided by scoring; ``proposer`` (``types`` or ``all``), ``typing_calibrate``,
+    ``typing_threshold`` and ``flat`` tune it (see :class:`~ieforge.tasks.ner.NERTask`);
+    ``typing="off"`` is single-stage NER. Left as None, ``prompt`` and the typing options are what the
+    model records (its catalogue entry, or a shipped or trained adapter's ``ieforge-defaults.json``),
+    else ``uniner-json`` and single-stage NER.
     """
 
     def __init__(
@@ -75,20 +75,26 @@ class Extractor:
         typing: TypingReading | Literal["off"] | None = None,
         proposer: Proposer = "types",
         typing_calibrate: bool | None = None,
+        typing_threshold: float | None = None,
+        flat: bool | None = None,
     ) -> None:
         self._model_spec = model
         self.base_url = base_url
         self._backend: Backend | None = model if isinstance(model, Backend) else None
         # a model may record the prompt it was trained with and the typing it was measured best with
-        recommended = (
-            model_defaults(model or DEFAULT_NER_MODEL) if not isinstance(model, Backend) else ModelDefaults()
-        )
+        recommended = model_defaults(model.name if isinstance(model, Backend) else model or DEFAULT_NER_MODEL)
         self.prompt = prompt or recommended.ner_prompt or DEFAULT_PROMPT
         chosen = typing if typing is not None else recommended.typing
         self.typing: TypingReading | None = None if chosen in (None, "off") else chosen  # type: ignore[assignment]
         self.typing_calibrate = (
             typing_calibrate if typing_calibrate is not None else recommended.typing_calibrate
         )
+        self.typing_threshold = (
+            typing_threshold if typing_threshold is not None else recommended.typing_threshold
+        )
+        if flat and self.typing is None:
+            raise InputError("flat needs two-stage NER: give a typing reading (mc, verify or cloze)")
+        self.flat = (flat if flat is not None else recommended.flat) and self.typing is not None
         self.device = device
         self.dtype = dtype
         self.batch_size = batch_size
@@ -112,7 +118,8 @@ class Extractor:
     @property
     def ner_backend(self) -> Backend:
         """The model NER runs on: the model given, or, when none was given, the default NER model
-        (``ieforge-ner``, measured best at NER here) while the other tasks use the default model."""
+        (:data:`~ieforge.models.DEFAULT_NER_MODEL`; when it differs from the default model of the other
+        tasks, each is loaded on first use)."""
         if self._model_spec is not None or DEFAULT_NER_MODEL == DEFAULT_MODEL:
             return self.backend
         if self._ner_backend is None:
@@ -135,6 +142,8 @@ class Extractor:
                 typing=self.typing,
                 proposer=self.proposer,
                 typing_calibrate=self.typing_calibrate,
+                typing_threshold=self.typing_threshold,
+                flat=self.flat,
             )
         return self._ner
 

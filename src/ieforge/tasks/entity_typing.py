@@ -13,11 +13,13 @@ three readings, each a versioned prompt:
 - ``cloze`` (``typing-cloze``): the statement "{span} is a {type}." for every type, and a none statement,
   each scored as the whole answer; the most probable one decides.
 
-``calibrate`` divides by the content-free prior (text and span replaced by "N/A"), which undoes a
-model's standing preference for one letter, one answer or one type name (small models here collapse
-onto one option letter without it). All questions about one text share its prefix (system prompt and
-text), which the local backends encode once; the cloze statements of one candidate also share their
-start (the span), which the transformers backend encodes once.
+Under every reading a candidate keeps its best type only when that type's probability reaches
+``threshold`` (by default 0.5 for verify, 0 for the others: the argmax decides). ``calibrate`` divides
+by the content-free prior (text and span replaced by "N/A"), which undoes a model's standing preference
+for one letter, one answer or one type name (small models here collapse onto one option letter without
+it). All questions about one text share its prefix (system prompt and text), which the local backends
+encode once; the cloze statements of one candidate also share their start (the span), which the
+transformers backend encodes once.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from ieforge.tasks._options import (
 TypingReading = Literal["mc", "verify", "cloze"]
 READINGS: tuple[str, ...] = ("mc", "verify", "cloze")
 DEFAULT_PROMPTS: dict[str, str] = {"mc": "typing-mc", "verify": "typing-verify", "cloze": "typing-cloze"}
+DEFAULT_THRESHOLDS: dict[str, float] = {"mc": 0.0, "verify": 0.5, "cloze": 0.0}
+"""the probability a candidate's best type needs, by reading, when no threshold is given"""
 _PARSERS = {"mc": "option_letter", "verify": "yes_no", "cloze": "cloze"}
 _CONTENT_FREE = "N/A"
 NONE = ""
@@ -85,7 +89,7 @@ class EntityTyper:
         reading: TypingReading = "mc",
         prompt: str | TypingPrompt | None = None,
         calibrate: bool = False,
-        threshold: float = 0.5,
+        threshold: float | None = None,
         batch_size: int = 64,
         descriptions: Mapping[str, str] | None = None,
     ) -> None:
@@ -101,6 +105,8 @@ class EntityTyper:
                 f"the {reading} reading needs a '{_PARSERS[reading]}' typing prompt, "
                 f"not '{self.prompt.id}' ({self.prompt.parser})"
             )
+        if threshold is None:
+            threshold = DEFAULT_THRESHOLDS[reading]
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be between 0 and 1, not {threshold}")
         self.calibrate = calibrate
@@ -110,9 +116,18 @@ class EntityTyper:
         self._priors: dict[tuple[str, ...], dict[str, float]] = {}
 
     @property
+    def options_id(self) -> str:
+        """The options that change decisions, as recorded with results after the prompt's id:
+        ``+calibrated``, and ``+threshold0.5`` when the threshold is not the reading's default."""
+        out = "+calibrated" if self.calibrate else ""
+        if self.threshold != DEFAULT_THRESHOLDS[self.reading]:
+            out += f"+threshold{self.threshold:g}"
+        return out
+
+    @property
     def variant(self) -> str:
-        """The reading and its options, e.g. ``mc+calibrated`` (recorded with results)."""
-        return self.reading + ("+calibrated" if self.calibrate else "")
+        """The reading and its options, e.g. ``mc+calibrated``."""
+        return self.reading + self.options_id
 
     def type_name(self, label: str) -> str:
         """How a type is written in a question: its name, with its description when one was given."""
@@ -170,7 +185,7 @@ class EntityTyper:
         if self.calibrate:
             prior = self._prior(labels, self._letter_probs)
             rows = [divide_by_prior(row, prior) for row in rows]
-        return [_argmax(row) for row in rows]
+        return [self._best(row) for row in rows]
 
     # ----- yes/no verification ----------------------------------------------------------------------
 
@@ -232,10 +247,16 @@ class EntityTyper:
         for row in rows:
             top = max(row.values())
             probs, _ = normalize({k: math.exp(lp - top) for k, lp in row.items()})
-            out.append(_argmax(probs))
+            out.append(self._best(probs))
         return out
 
     # ----- shared ---------------------------------------------------------------------------------
+
+    def _best(self, probs: dict[str, float]) -> TypeDecision:
+        """The most probable answer; a type below the threshold becomes none."""
+        best = max(probs, key=lambda k: probs[k])
+        label = best if best and probs[best] >= self.threshold else None
+        return TypeDecision(label=label, score=probs[best], probabilities=probs)
 
     def _prior(
         self, labels: list[str], read: Callable[[list[tuple[str, str]], list[str]], list[dict[str, float]]]
@@ -246,11 +267,6 @@ class EntityTyper:
         if key not in self._priors:
             self._priors[key] = read([(_CONTENT_FREE, _CONTENT_FREE)], labels)[0]
         return self._priors[key]
-
-
-def _argmax(probs: dict[str, float]) -> TypeDecision:
-    best = max(probs, key=lambda k: probs[k])
-    return TypeDecision(label=best or None, score=probs[best], probabilities=probs)
 
 
 def _article(word: str) -> str:

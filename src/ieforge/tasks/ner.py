@@ -47,6 +47,8 @@ class NERTask:
     an entity's score is then the typing probability. ``proposer`` is where candidates come from: the
     per-type questions (``types``) or one question for every entity of a text (``all``, prompt
     ``propose-all``). ``typing_calibrate``, ``typing_threshold`` and ``descriptions`` go to the typer.
+    ``flat`` keeps, among typed spans that overlap, only the most probable (flat NER: stage 1 often
+    proposes both "Bayes classifier" and "naive Bayes classifier").
     """
 
     def __init__(
@@ -61,13 +63,17 @@ class NERTask:
         proposer: Proposer = "types",
         typing_prompt: str | TypingPrompt | None = None,
         typing_calibrate: bool = False,
-        typing_threshold: float = 0.5,
+        typing_threshold: float | None = None,
         descriptions: dict[str, str] | None = None,
+        flat: bool = False,
     ) -> None:
         if proposer not in ("types", "all"):
             raise ValueError(f"unknown proposer '{proposer}' (use types or all)")
         if proposer == "all" and typing is None:
             raise ValueError("proposer 'all' needs a typing reading (mc, verify or cloze) to type its spans")
+        if flat and typing is None:
+            raise ValueError("flat needs a typing reading (mc, verify or cloze): it compares typing scores")
+        self.flat = flat
         self.backend = backend
         self.prompt = prompt if isinstance(prompt, NERPrompt) else load_ner_prompt(prompt)
         self.max_new_tokens = max_new_tokens
@@ -93,11 +99,12 @@ class NERTask:
     @property
     def prompt_id(self) -> str:
         """The prompt versions behind the results: the question prompt, and in two stages also the
-        proposal prompt (``all``) and the typing prompt, e.g. ``uniner@1+typing-mc@1+calibrated``."""
+        proposal prompt (``all``) and the typing prompt with its options, e.g.
+        ``uniner@1+typing-cloze@1+calibrated+threshold0.5+flat``."""
         if self.typer is None:
             return self.prompt.id
         first = self.propose_prompt.id if self.propose_prompt is not None else self.prompt.id
-        return f"{first}+{self.typer.prompt.id}" + ("+calibrated" if self.typer.calibrate else "")
+        return f"{first}+{self.typer.prompt.id}{self.typer.options_id}" + ("+flat" if self.flat else "")
 
     @property
     def _stage1(self) -> Prompt:
@@ -227,8 +234,22 @@ class NERTask:
                         score=decision.score,
                     )
                 )
+            if self.flat:
+                kept = flatten_entities(entities)
+                stats.rejected += len(entities) - len(kept)
+                entities = kept
             results.append(self._result(text, labels, entities, stats))
         return results
+
+
+def flatten_entities(entities: list[Entity]) -> list[Entity]:
+    """Entities taken most probable first, each kept only if it overlaps none kept before it (ties:
+    the earlier, then the longer span)."""
+    kept: list[Entity] = []
+    for e in sorted(entities, key=lambda x: (-(x.score or 0.0), x.start, x.start - x.end)):
+        if all(e.end <= k.start or k.end <= e.start for k in kept):
+            kept.append(e)
+    return kept
 
 
 def read_answer(
