@@ -45,7 +45,8 @@ def ner_rows(k: int = 12) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for path in sorted(RESULTS.glob("cpu_default_*.json")):
-        if path.stem.startswith(("cpu_default_re_", "cpu_default_speed")) or path.stem.endswith("_record"):
+        skip = ("cpu_default_re_", "cpu_default_speed", "cpu_default_dev_")  # (dev: the tune step's table)
+        if path.stem.startswith(skip) or path.stem.endswith("_record"):
             continue
         report = json.loads(path.read_text())
         by = {d["name"]: d for d in report["datasets"]}
