@@ -94,7 +94,8 @@ PY
     # Qwen-0.5B single-stage and with calibrated cloze typing on as many sentences as the adapter; then
     # with the threshold and flat setting chosen on the dev splits (step tune)
     evaluate qwen2.5-coder-0.5b "$N" qwen2.5-coder-0.5b --typing off
-    evaluate qwen2.5-coder-0.5b-cloze-cal "$N" qwen2.5-coder-0.5b --typing cloze --typing-calibrate
+    evaluate qwen2.5-coder-0.5b-cloze-cal "$N" qwen2.5-coder-0.5b --typing cloze --typing-calibrate \
+      --typing-threshold 0 --no-flat
     evaluate qwen2.5-coder-0.5b-cloze-cal-flat "$N" qwen2.5-coder-0.5b --typing cloze --typing-calibrate \
       --typing-threshold 0.5 --flat
     ;;
@@ -106,9 +107,21 @@ PY
       --data crossner_literature="$D/crossner_literature/dev.txt" \
       --data crossner_music="$D/crossner_music/dev.txt" \
       --data conll2003="$D/conll2003/valid.txt" \
-      --typing cloze --typing-calibrate --out "$OUT/cpu_default_dev_qwen2.5-coder-0.5b-cloze-cal.json"
+      --typing cloze --typing-calibrate --typing-threshold 0 --no-flat \
+      --out "$OUT/cpu_default_dev_qwen2.5-coder-0.5b-cloze-cal.json"
     python benchmarks/typing_rules.py "$OUT/cpu_default_dev_qwen2.5-coder-0.5b-cloze-cal.json" \
       --out "$OUT/cpu_default_dev_typing_rules.md"
+    ;;
+  text-prompt)
+    # the cloze reading with one question per text (typing-cloze-text, cheaper) in the default setting,
+    # on the dev sentences: compare with the threshold-0.5 flat row of the tune step's table
+    timed text-prompt-dev ieforge eval ner --model qwen2.5-coder-0.5b --limit "$N" --cache "$RUN/cache" \
+      --data crossner_ai="$D/crossner_ai/dev.txt" \
+      --data crossner_literature="$D/crossner_literature/dev.txt" \
+      --data crossner_music="$D/crossner_music/dev.txt" \
+      --data conll2003="$D/conll2003/valid.txt" \
+      --typing cloze --typing-calibrate --typing-threshold 0.5 --flat --typing-prompt typing-cloze-text \
+      --out "$OUT/cpu_default_dev_qwen2.5-coder-0.5b-cloze-text-cal-flat.json"
     ;;
   eval-base)
     # verify asks one question per (span, type): the slowest reading, and the weakest on SmolLM2 and the
@@ -134,7 +147,7 @@ PY
     ;;
   speed)
     timed speed python benchmarks/ner_default_model.py --split test --limit "$S" \
-      --models "qwen2.5-coder-0.5b@uniner-json,qwen2.5-coder-0.5b@uniner-json+cloze+cal+t0.5+flat,ieforge-ner@uniner,ieforge-ner@uniner+cloze+cal" \
+      --models "qwen2.5-coder-0.5b@uniner-json,qwen2.5-coder-0.5b@uniner-json+cloze+cal+t0.5+flat,qwen2.5-coder-0.5b@uniner-json+cloze+cal+t0.5+flat+prompt=typing-cloze-text,ieforge-ner@uniner,ieforge-ner@uniner+cloze+cal" \
       --batch-size 64 --out "$OUT/cpu_default_speed.json"
     ;;
   *)

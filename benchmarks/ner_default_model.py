@@ -10,7 +10,8 @@ and scores strict span micro-F1 (offsets + type). As in the UniversalNER evaluat
 A model written ``MODEL@PROMPT`` in ``--models`` is run with that prompt only (a trained student with the
 prompt it learned, say), the others with every prompt of ``--prompts``. ``PROMPT+READING`` runs two-stage
 NER with that typing reading, e.g. ``ieforge-ner@uniner+mc``; append ``+cal`` for calibration, ``+t0.5``
-for a typing threshold and ``+flat`` for flat NER (``qwen2.5-coder-0.5b@uniner-json+cloze+cal+t0.5+flat``).
+for a typing threshold, ``+flat`` for flat NER and ``+prompt=NAME`` for another typing prompt
+(``qwen2.5-coder-0.5b@uniner-json+cloze+cal+t0.5+flat``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def worker(args: argparse.Namespace) -> dict[str, object]:
         typing_calibrate="cal" in typing[1:],
         typing_threshold=next((float(x[1:]) for x in typing[1:] if x.startswith("t")), None),
         flat="flat" in typing[1:],
+        typing_prompt=next((x[7:] for x in typing[1:] if x.startswith("prompt=")), None),
     )
     out: dict[str, object] = {
         "model": args.model,

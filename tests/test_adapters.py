@@ -61,3 +61,7 @@ def test_the_default_model_runs_ner_in_two_stages() -> None:
     assert Extractor(typing_threshold=0.2, flat=False).typing_threshold == 0.2
     with pytest.raises(InputError, match="flat needs two-stage NER"):
         Extractor("smollm2-135m", flat=True)
+    # another reading than the recorded one starts from ieforge's own typing options
+    mc = Extractor(typing="mc")
+    assert (mc.typing, mc.typing_calibrate, mc.typing_threshold, mc.flat) == ("mc", False, None, False)
+    assert Extractor(typing="cloze").flat  # the recorded reading keeps its options

@@ -63,6 +63,26 @@ def test_cloze_prompt_needs_its_statements(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match="needs 'statement' and 'none_statement'"):
         load_typing_prompt(str(bad))
+    bad.write_text(
+        "name: c\nversion: 1\ntask: typing\nparser: cloze\nquestion: 'Complete:'\n"
+        "turns: [{role: user, content: 'Text: {text}'}]\nstatement: 'It is a {type}.'\n"
+        "none_statement: 'no'\n"
+    )
+    with pytest.raises(InputError, match=r"the question or the statement must hold the placeholder \{span\}"):
+        load_typing_prompt(str(bad))
+
+
+def test_cloze_question_once_per_text() -> None:
+    """typing-cloze-text names no span in its question: every candidate of a text gets the same chat, so
+    the backend computes the question once and only the statements differ."""
+    shared = load_typing_prompt("typing-cloze-text")
+    text = "Ada met Charles."
+    assert shared.chat(text=text, span="Ada") == shared.chat(text=text, span="Charles")
+    per_span = load_typing_prompt("typing-cloze")
+    assert per_span.chat(text="t", span="Ada") != per_span.chat(text="t", span="Charles")
+    assert shared.statement == per_span.statement and shared.none_statement == per_span.none_statement
+    typer = EntityTyper(_Tokens(), reading="cloze", prompt="typing-cloze-text")  # type: ignore[arg-type]
+    assert typer.prompt.id == "typing-cloze-text@1"
 
 
 def test_mc_question_needs_span_and_options(tmp_path: Path) -> None:

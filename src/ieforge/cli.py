@@ -111,6 +111,10 @@ FlatOpt = Annotated[
         "(default: what the model records)",
     ),
 ]
+TypingPromptOpt = Annotated[
+    str | None,
+    typer.Option(help="two-stage NER: the typing prompt, a name or YAML file (default: the reading's own)"),
+]
 NERPromptOpt = Annotated[
     str | None,
     typer.Option(help="prompt name or YAML file (default: the model's own, else uniner-json)"),
@@ -118,7 +122,12 @@ NERPromptOpt = Annotated[
 
 
 def _typing(
-    typing: str | None, proposer: str, calibrate: bool | None, threshold: float | None, flat: bool | None
+    typing: str | None,
+    proposer: str,
+    calibrate: bool | None,
+    threshold: float | None,
+    flat: bool | None,
+    prompt: str | None,
 ) -> dict[str, Any]:
     """Extractor options of two-stage NER, checked here so a typo fails before a model loads."""
     if typing is not None and typing not in (*READINGS, "off"):
@@ -133,6 +142,7 @@ def _typing(
         "typing_calibrate": calibrate,
         "typing_threshold": threshold,
         "flat": flat,
+        "typing_prompt": prompt,
     }
 
 
@@ -176,13 +186,14 @@ def ner(
     typing_calibrate: TypingCalibrateOpt = None,
     typing_threshold: TypingThresholdOpt = None,
     flat: FlatOpt = None,
+    typing_prompt: TypingPromptOpt = None,
 ) -> None:
     """Find entities of the given types; print them, or run a JSONL file with a progress bar."""
     label_list = [x.strip() for x in labels.split(",") if x.strip()]
     if not label_list:
         raise _fail("give the entity types with --labels, e.g. --labels person,location")
     _check_io(text, input, output)
-    two_stage = _typing(typing, proposer, typing_calibrate, typing_threshold, flat)
+    two_stage = _typing(typing, proposer, typing_calibrate, typing_threshold, flat, typing_prompt)
     from ieforge.extractor import Extractor
     from ieforge.runs import make_job
 
@@ -480,6 +491,7 @@ def run(
     typing_calibrate: TypingCalibrateOpt = None,
     typing_threshold: TypingThresholdOpt = None,
     flat: FlatOpt = None,
+    typing_prompt: TypingPromptOpt = None,
     batch_size: Annotated[
         int | None, typer.Option(help="questions run together (default: ner 64, others 16)", min=1)
     ] = None,
@@ -527,7 +539,7 @@ def run(
         }
         if task == "ner":
             options["prompt"] = prompt
-            options.update(_typing(typing, proposer, typing_calibrate, typing_threshold, flat))
+            options.update(_typing(typing, proposer, typing_calibrate, typing_threshold, flat, typing_prompt))
         part = parse_shard(shard)
         if engine == "local":
             ex = Extractor(**options)
@@ -899,6 +911,7 @@ def eval_ner(
     typing_calibrate: TypingCalibrateOpt = None,
     typing_threshold: TypingThresholdOpt = None,
     flat: FlatOpt = None,
+    typing_prompt: TypingPromptOpt = None,
 ) -> None:
     """Score zero-shot NER on benchmark files (micro P/R/F1 per dataset and their average).
 
@@ -908,7 +921,7 @@ def eval_ner(
 
     if limit is not None and limit < 1:
         raise _fail("--limit must be at least 1")
-    two_stage = _typing(typing, proposer, typing_calibrate, typing_threshold, flat)
+    two_stage = _typing(typing, proposer, typing_calibrate, typing_threshold, flat, typing_prompt)
     try:
         datasets = [
             load_ner_dataset(name, path, keep_catch_all=keep_catch_all)

@@ -8,6 +8,7 @@ from typing import Literal
 from ieforge.errors import InputError
 from ieforge.grounding import find_mentions
 from ieforge.models import DEFAULT_MODEL, DEFAULT_NER_MODEL, Backend, load_model, model_defaults
+from ieforge.models.catalogue import ModelDefaults
 from ieforge.schemas.events import EventSchema
 from ieforge.schemas.relations import RelationSchema
 from ieforge.tasks.entity_typing import TypingReading
@@ -55,7 +56,8 @@ class Extractor:
 
     ``typing`` (``mc``, ``verify`` or ``cloze``) makes NER two-stage: the answers only propose spans and
     each span's type is decided by scoring; ``proposer`` (``types`` or ``all``), ``typing_calibrate``,
-    ``typing_threshold`` and ``flat`` tune it (see :class:`~ieforge.tasks.ner.NERTask`);
+    ``typing_threshold``, ``flat`` and ``typing_prompt`` (a typing prompt of the reading) tune it (see
+    :class:`~ieforge.tasks.ner.NERTask`);
     ``typing="off"`` is single-stage NER. Left as None, ``prompt`` and the typing options are what the
     model records (its catalogue entry, or a shipped or trained adapter's ``ieforge-defaults.json``),
     else ``uniner-json`` and single-stage NER.
@@ -77,6 +79,7 @@ class Extractor:
         typing_calibrate: bool | None = None,
         typing_threshold: float | None = None,
         flat: bool | None = None,
+        typing_prompt: str | None = None,
     ) -> None:
         self._model_spec = model
         self.base_url = base_url
@@ -86,12 +89,15 @@ class Extractor:
         self.prompt = prompt or recommended.ner_prompt or DEFAULT_PROMPT
         chosen = typing if typing is not None else recommended.typing
         self.typing: TypingReading | None = None if chosen in (None, "off") else chosen  # type: ignore[assignment]
+        if chosen != recommended.typing:  # the recorded typing options belong to the recorded reading
+            recommended = ModelDefaults(ner_prompt=recommended.ner_prompt)
         self.typing_calibrate = (
             typing_calibrate if typing_calibrate is not None else recommended.typing_calibrate
         )
         self.typing_threshold = (
             typing_threshold if typing_threshold is not None else recommended.typing_threshold
         )
+        self.typing_prompt = typing_prompt or recommended.typing_prompt
         if flat and self.typing is None:
             raise InputError("flat needs two-stage NER: give a typing reading (mc, verify or cloze)")
         self.flat = (flat if flat is not None else recommended.flat) and self.typing is not None
@@ -144,6 +150,7 @@ class Extractor:
                 typing_calibrate=self.typing_calibrate,
                 typing_threshold=self.typing_threshold,
                 flat=self.flat,
+                typing_prompt=self.typing_prompt,
             )
         return self._ner
 

@@ -786,6 +786,8 @@ def _typing_options(extractor: Extractor) -> dict[str, Any]:
         options["typing_threshold"] = extractor.typing_threshold
     if extractor.flat:
         options["flat"] = True
+    if extractor.typing_prompt is not None:
+        options["typing_prompt"] = extractor.typing_prompt
     return options
 
 

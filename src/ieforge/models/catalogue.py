@@ -45,6 +45,8 @@ class ModelDefaults(BaseModel):
     """the probability a span's best type needs (None: the reading's default)"""
     flat: bool = False
     """of typed spans that overlap, keep only the most probable"""
+    typing_prompt: str | None = None
+    """the typing prompt (None: the reading's own)"""
 
 
 class CatalogueEntry(BaseModel):

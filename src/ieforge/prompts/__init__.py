@@ -404,7 +404,7 @@ _CHAT_SLOTS: dict[tuple[str, str], tuple[set[str], set[str]]] = {
     ("typing", "string_list"): ({"text"}, set()),
     ("typing", "option_letter"): ({"text", "span", "options"}, {"span", "options"}),
     ("typing", "yes_no"): ({"text", "span", "type"}, {"span", "type"}),
-    ("typing", "cloze"): ({"text", "span"}, {"span"}),
+    ("typing", "cloze"): ({"text", "span"}, set()),  # the span is in the question or the statements
 }
 
 
@@ -495,6 +495,8 @@ class TypingPrompt(ChatPrompt):
                 raise ValueError(f"{field}: unknown placeholder {{{sorted(unknown)[0]}}}")
         if "{type}" not in self.statement:
             raise ValueError("statement: needs the placeholder {type}")
+        if "{span}" not in self.question and "{span}" not in self.statement:
+            raise ValueError("the question or the statement must hold the placeholder {span}")
         return self
 
     def fill(self, template: str, **values: str) -> str:
