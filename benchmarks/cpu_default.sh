@@ -13,6 +13,7 @@
 #             same, and with the threshold and flat setting chosen by tune; eval-base, the other
 #             catalogue models and readings on the first $N_BASE ($N_BIG for Qwen2.5-Coder-1.5B)
 #   tune:     the typing threshold and flat NER chosen on the dev splits (first $N sentences of each)
+#   eval-more: the default (as recorded), the previous default and the adapter on $N_MORE sentences
 #   re:       QA4RE on the first $RE_N SemEval dev pairs, base model vs adapter
 #   speed:    seconds per sentence side by side in one quiet run ($S CrossNER test sentences per domain)
 # Usage (from the repository root): bash benchmarks/cpu_default.sh [steps...]   (default: adapter)
@@ -25,6 +26,7 @@ DISTILL_RUN=${DISTILL_RUN:-runs/distill}
 N=${N:-40}
 N_BASE=${N_BASE:-12}
 N_BIG=${N_BIG:-5}
+N_MORE=${N_MORE:-100}
 RE_N=${RE_N:-100}
 S=${S:-5}
 TYPING=${TYPING:-0}
@@ -98,6 +100,12 @@ PY
       --typing-threshold 0 --no-flat
     evaluate qwen2.5-coder-0.5b-cloze-cal-flat "$N" qwen2.5-coder-0.5b --typing cloze --typing-calibrate \
       --typing-threshold 0.5 --flat
+    ;;
+  eval-more)
+    # the default, the old default and the adapter on $N_MORE sentences per dataset (rows named -n$N_MORE)
+    evaluate "qwen2.5-coder-0.5b-cloze-cal-flat-n$N_MORE" "$N_MORE" qwen2.5-coder-0.5b
+    evaluate "qwen2.5-coder-0.5b-n$N_MORE" "$N_MORE" qwen2.5-coder-0.5b --typing off
+    evaluate "adapter-n$N_MORE" "$N_MORE" ieforge-ner --typing off
     ;;
   tune)
     # calibrated cloze typing on the dev splits (CoNLL-2003: valid), every candidate kept and typed,
