@@ -40,14 +40,16 @@ steps=${*:-adapter}
 
 source benchmarks/common.sh
 
-evaluate() {  # evaluate NAME N MODEL [ieforge eval ner options...]
-  local name=$1 n=$2 model=$3
+evaluate() {  # [SPLIT=dev] evaluate NAME N MODEL [ieforge eval ner options...]
+  # the test splits, or with SPLIT=dev the dev splits (CoNLL-2003: valid)
+  local name=$1 n=$2 model=$3 split=${SPLIT:-test} conll=${SPLIT:-test}
+  if [ "$split" = dev ]; then conll=valid; fi
   shift 3
   timed "eval-$name" ieforge eval ner --model "$model" --limit "$n" --cache "$RUN/cache" \
-    --data crossner_ai="$D/crossner_ai/test.txt" \
-    --data crossner_literature="$D/crossner_literature/test.txt" \
-    --data crossner_music="$D/crossner_music/test.txt" \
-    --data conll2003="$D/conll2003/test.txt" \
+    --data crossner_ai="$D/crossner_ai/$split.txt" \
+    --data crossner_literature="$D/crossner_literature/$split.txt" \
+    --data crossner_music="$D/crossner_music/$split.txt" \
+    --data conll2003="$D/conll2003/$conll.txt" \
     --out "$OUT/cpu_default_$name.json" "$@"
 }
 
@@ -110,26 +112,16 @@ PY
   tune)
     # calibrated cloze typing on the dev splits (CoNLL-2003: valid), every candidate kept and typed,
     # then the F1 of each threshold, with and without flat, computed from the typing scores
-    timed tune ieforge eval ner --model qwen2.5-coder-0.5b --limit "$N" --cache "$RUN/cache" \
-      --data crossner_ai="$D/crossner_ai/dev.txt" \
-      --data crossner_literature="$D/crossner_literature/dev.txt" \
-      --data crossner_music="$D/crossner_music/dev.txt" \
-      --data conll2003="$D/conll2003/valid.txt" \
-      --typing cloze --typing-calibrate --typing-threshold 0 --no-flat \
-      --out "$OUT/cpu_default_dev_qwen2.5-coder-0.5b-cloze-cal.json"
+    SPLIT=dev evaluate dev_qwen2.5-coder-0.5b-cloze-cal "$N" qwen2.5-coder-0.5b --typing cloze \
+      --typing-calibrate --typing-threshold 0 --no-flat
     python benchmarks/typing_rules.py "$OUT/cpu_default_dev_qwen2.5-coder-0.5b-cloze-cal.json" \
       --out "$OUT/cpu_default_dev_typing_rules.md"
     ;;
   text-prompt)
     # the cloze reading with one question per text (typing-cloze-text, cheaper) in the default setting,
     # on the dev sentences: compare with the threshold-0.5 flat row of the tune step's table
-    timed text-prompt-dev ieforge eval ner --model qwen2.5-coder-0.5b --limit "$N" --cache "$RUN/cache" \
-      --data crossner_ai="$D/crossner_ai/dev.txt" \
-      --data crossner_literature="$D/crossner_literature/dev.txt" \
-      --data crossner_music="$D/crossner_music/dev.txt" \
-      --data conll2003="$D/conll2003/valid.txt" \
-      --typing cloze --typing-calibrate --typing-threshold 0.5 --flat --typing-prompt typing-cloze-text \
-      --out "$OUT/cpu_default_dev_qwen2.5-coder-0.5b-cloze-text-cal-flat.json"
+    SPLIT=dev evaluate dev_qwen2.5-coder-0.5b-cloze-text-cal-flat "$N" qwen2.5-coder-0.5b --typing cloze \
+      --typing-calibrate --typing-threshold 0.5 --flat --typing-prompt typing-cloze-text
     ;;
   eval-base)
     # verify asks one question per (span, type): the slowest reading, and the weakest on SmolLM2 and the

@@ -144,30 +144,30 @@ class Forest:
     def __len__(self) -> int:
         return len(self.tokens)
 
+    def _known(self, sequence: Sequence[int]) -> list[int]:
+        """The nodes that already hold the longest start of ``sequence``, root first."""
+        path: list[int] = []
+        for token in sequence:
+            child = self._children.get((path[-1] if path else -1, token))
+            if child is None:
+                break
+            path.append(child)
+        return path
+
     def new_nodes(self, sequence: Sequence[int]) -> int:
         """How many nodes adding ``sequence`` would create."""
-        node = -1
-        for depth, token in enumerate(sequence):
-            child = self._children.get((node, token))
-            if child is None:
-                return len(sequence) - depth
-            node = child
-        return 0
+        return len(sequence) - len(self._known(sequence))
 
     def add(self, row: int, sequence: Sequence[int], start: int) -> None:
         """Add caller's sequence ``row``, whose tokens from index ``start`` (at least 1) are scored."""
-        path: list[int] = []
-        node = -1
-        for depth, token in enumerate(sequence):
-            child = self._children.get((node, token))
-            if child is None:
-                child = len(self.tokens)
-                self._children[(node, token)] = child
-                self.tokens.append(token)
-                self.parents.append(node)
-                self.depths.append(depth)
-            path.append(child)
-            node = child
+        path = self._known(sequence)
+        for depth in range(len(path), len(sequence)):
+            parent = path[-1] if path else -1
+            path.append(len(self.tokens))
+            self._children[(parent, sequence[depth])] = path[-1]
+            self.tokens.append(sequence[depth])
+            self.parents.append(parent)
+            self.depths.append(depth)
         self.rows.append(row)
         self.scored.append([(path[t - 1], sequence[t]) for t in range(start, len(sequence))])
 

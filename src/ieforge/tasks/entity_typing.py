@@ -213,12 +213,7 @@ class EntityTyper:
         if self.calibrate:
             prior = self._prior(labels, self._yes)
             rows = [{k: calibrate_binary(p, prior[k]) for k, p in row.items()} for row in rows]
-        out = []
-        for row in rows:
-            best = max(labels, key=lambda x: row[x])
-            label = best if row[best] >= self.threshold else None
-            out.append(TypeDecision(label=label, score=row[best], probabilities=row))
-        return out
+        return [self._best(row) for row in rows]
 
     # ----- cloze ----------------------------------------------------------------------------------
 
