@@ -149,3 +149,26 @@ def test_each_prompt_keeps_its_own_token_limit(fp32: TransformersBackend, ai_tex
         assert gen.text == alone.text
     with pytest.raises(ValueError, match="3 prompts"):
         fp32.generate(chats, max_new_tokens=[1, 2])
+
+
+def test_continuous_decoding_joins_batches_and_keeps_every_answer(
+    fp32: TransformersBackend, ai_texts: list[str]
+) -> None:
+    """With batches of 4, the next batch joins the rows still decoding once half have ended: fewer
+    forward passes than decoding batch after batch, and every answer as when generated alone."""
+    from ieforge.models.prefix import plan_batches
+
+    prompt = load_ner_prompt("uniner-json")
+    chats = [prompt.chat(text, label) for text in ai_texts for label in LABELS]
+    together = _generate(fp32, chats, share=False, batch_size=4)
+    passes = fp32.usage.forward_passes
+    alone = _generate(fp32, chats, share=False, batch_size=1)
+    assert [g.text for g in together] == [g.text for g in alone]
+    for a, b in zip(together, alone):
+        assert a.token_logprobs == pytest.approx(b.token_logprobs, abs=1e-3)
+    ids = [fp32._prompt_ids(fp32.render(c) + prompt.assistant_prefix) for c in chats]
+    batch_by_batch = sum(
+        max(len(together[i].token_logprobs) for i in batch.rows)
+        for batch in plan_batches(ids, 4, share=False)
+    )
+    assert passes < batch_by_batch

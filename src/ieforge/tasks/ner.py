@@ -23,6 +23,8 @@ DEFAULT_PROMPT = "uniner-json"
 DEFAULT_MAX_NEW_TOKENS = 64
 # questions decoded together: the questions about several texts fill one batch
 DEFAULT_BATCH_SIZE = 64
+# batches of questions per backend call in run_many: a continuous decoder refills from the next batch
+BATCHES_PER_CALL = 4
 PROPOSE_ALL_PROMPT = "propose-all"
 Proposer = Literal["types", "all"]
 
@@ -138,11 +140,13 @@ class NERTask:
         on_done: Callable[[int], None] | None = None,
         texts_per_batch: int | None = None,
     ) -> Iterator[NERResult]:
-        """Yield one result per text, in order. ``texts_per_batch`` texts share generation batches (by
-        default as many as fill ``batch_size`` questions)."""
+        """Yield one result per text, in order. ``texts_per_batch`` texts go to the backend in one
+        call (by default as many as fill :data:`BATCHES_PER_CALL` batches of ``batch_size``
+        questions): a backend that decodes continuously starts the next batch while the longest
+        answers of the last are still running, so more batches per call waste fewer steps."""
         labels = _clean_labels(labels)
         asked = [""] if self.proposer == "all" else labels
-        per_batch = texts_per_batch or max(1, self.batch_size // len(asked))
+        per_batch = texts_per_batch or max(1, BATCHES_PER_CALL * self.batch_size // len(asked))
         stage1 = self._stage1
         for b in range(0, len(texts), per_batch):
             group = texts[b : b + per_batch]
