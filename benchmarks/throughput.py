@@ -15,10 +15,15 @@ Steps (each configuration runs in its own process, so its peak RSS is its own):
   prefill   the model's forward pass on prompts (no decoding) in FLOP/s, as a share of a bf16 matmul
             measured in the same process: one plain batch of 8 x 256 tokens and the prefill of a real
             shared-prefix NER batch.
+  kernels   the two CPU kernels the backend replaces, side by side in one process: the last-position
+            vocabulary projection of a strided [rows, 1, hidden] input with frozen weights vs a
+            contiguous copy, and one decoding step's attention by torch's SDPA vs ieforge's grouped
+            bmm (per layer, then a whole decoding step of the model with each).
 
     python benchmarks/throughput.py ner --model smollm2-135m --limit 100 \\
         --configs transformers:off:16,transformers:on:64,llamacpp:off:1,llamacpp:on:1
     python benchmarks/throughput.py prefill --model smollm2-135m
+    python benchmarks/throughput.py kernels --model ieforge-ner
     python benchmarks/throughput.py table benchmarks/results/throughput_ner_smollm2.json
 """
 
@@ -172,6 +177,90 @@ def prefill_worker(args: argparse.Namespace) -> dict[str, object]:
     return out
 
 
+def _best_ms(fn, repeats: int = 7) -> float:  # type: ignore[no-untyped-def]
+    fn()
+    return 1000 * min(_timed(fn) for _ in range(repeats))
+
+
+def _step_ms(model, rows: int, impl: str) -> float:  # type: ignore[no-untyped-def]
+    """The best of 7 decoding steps of ``rows`` rows after a 100-token prompt, with attention ``impl``."""
+    import torch
+
+    model.config._attn_implementation = impl
+    with torch.inference_mode():
+        cache = model(input_ids=torch.randint(100, 1000, (rows, 100)), use_cache=True, logits_to_keep=1)
+        cache = cache.past_key_values
+        token = torch.randint(100, 1000, (rows, 1))
+        times = []
+        for i in range(8):
+            t = time.perf_counter()
+            model(
+                input_ids=token,
+                attention_mask=torch.ones(rows, 101 + i, dtype=torch.long),
+                position_ids=torch.full((rows, 1), 100 + i),
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            times.append(time.perf_counter() - t)
+    return 1000 * min(times[1:])
+
+
+def kernels_worker(args: argparse.Namespace) -> dict[str, object]:
+    import functools
+
+    import torch
+
+    from ieforge.models.attention import single_query_attention
+
+    backend = _load(args.model, "transformers", args.dtype, args.threads)
+    model = backend.model  # type: ignore[attr-defined]
+    cfg = model.config
+    weight = model.get_output_embeddings().weight.detach()
+    dtype = weight.dtype
+    linear = torch.nn.functional.linear
+    out: dict[str, object] = {"model": args.model, "dtype": str(dtype)}
+    projection = []
+    with torch.inference_mode():
+        for rows in (4, 52, 128):
+            # the last position of 12-token rows, as logits_to_keep=1 hands it to the projection
+            hidden = torch.randn(rows, 12, weight.shape[1], dtype=dtype)[:, -1:, :]
+            # the strided call broadcasts the weight to every row; past a few GB it is not run
+            broadcast_gb = rows * weight.numel() * weight.element_size() / 1024**3
+            strided = _best_ms(functools.partial(linear, hidden, weight), 3) if broadcast_gb <= 4 else None
+            folded = _best_ms(lambda h=hidden: linear(h.contiguous(), weight))
+            projection.append(
+                {"rows": rows, "strided_ms": strided, "contiguous_ms": folded, "broadcast_gb": broadcast_gb}
+            )
+    out["vocabulary_projection"] = projection
+    heads, kv_heads = cfg.num_attention_heads, cfg.num_key_value_heads
+    dim = cfg.hidden_size // heads
+    attention = []
+    for rows, length in ((8, 100), (52, 100), (128, 100), (128, 300)):
+        q = torch.randn(rows, heads, 1, dim, dtype=dtype)
+        k = torch.randn(rows, kv_heads, length, dim, dtype=dtype)
+        v = torch.randn(rows, kv_heads, length, dim, dtype=dtype)
+        mask = torch.ones(rows, 1, 1, length, dtype=torch.bool)
+        mask[:, :, :, :5] = False
+        sdpa = functools.partial(
+            torch.nn.functional.scaled_dot_product_attention, q, k, v, attn_mask=mask, enable_gqa=True
+        )
+        ours = functools.partial(single_query_attention, q, k, v, mask, dim**-0.5)
+        attention.append(
+            {"rows": rows, "cache": length, "sdpa_ms": _best_ms(sdpa), "ieforge_ms": _best_ms(ours)}
+        )
+    out["attention_per_layer"] = attention
+    out["decoding_step"] = [
+        {
+            "rows": rows,
+            "sdpa_ms": _step_ms(model, rows, "sdpa"),
+            "ieforge_ms": _step_ms(model, rows, "ieforge_cpu"),
+        }
+        for rows in (8, 52, 128)
+    ]
+    return out
+
+
 def _worker_cmd(args: argparse.Namespace, *extra: str) -> list[str]:
     return [
         sys.executable,
@@ -221,9 +310,38 @@ def ner_table(runs: list[dict]) -> str:  # type: ignore[type-arg]
     return "\n".join(lines)
 
 
+def kernels_table(result: dict) -> str:  # type: ignore[type-arg]
+    lines = [
+        f"{result['model']} ({result['dtype']}), milliseconds, best of several runs",
+        "",
+        "| kernel | rows | cache | torch as the model calls it | ieforge | faster |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result["vocabulary_projection"]:
+        if r["strided_ms"] is None:
+            torch_ms, faster = f"not run (would allocate {r['broadcast_gb']:.0f} GB)", "-"
+        else:
+            torch_ms, faster = f"{r['strided_ms']:.1f}", f"{r['strided_ms'] / r['contiguous_ms']:.0f}x"
+        lines.append(
+            f"| vocabulary projection, last position | {r['rows']} | - | {torch_ms} | "
+            f"{r['contiguous_ms']:.1f} | {faster} |"
+        )
+    for r in result["attention_per_layer"]:
+        lines.append(
+            f"| one-token attention, one layer | {r['rows']} | {r['cache']} | {r['sdpa_ms']:.2f} | "
+            f"{r['ieforge_ms']:.2f} | {r['sdpa_ms'] / r['ieforge_ms']:.1f}x |"
+        )
+    for r in result["decoding_step"]:
+        lines.append(
+            f"| decoding step, whole model | {r['rows']} | 100 | {r['sdpa_ms']:.0f} | "
+            f"{r['ieforge_ms']:.0f} | {r['sdpa_ms'] / r['ieforge_ms']:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["ner", "prefill", "table"])
+    ap.add_argument("step", choices=["ner", "prefill", "kernels", "table"])
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--limit", type=int, default=100)
     ap.add_argument("--configs", default="transformers:off:16,transformers:on:64")
@@ -238,16 +356,18 @@ def main() -> None:
     args = ap.parse_args()
     if args.step == "table":
         for name in args.files:
-            print(f"\n{name}\n\n" + ner_table(json.loads(Path(name).read_text())["runs"]))
+            data = json.loads(Path(name).read_text())
+            print(f"\n{name}\n\n" + (ner_table(data["runs"]) if "runs" in data else kernels_table(data)))
         return
     if args.worker:
-        result = ner_worker(args) if args.step == "ner" else prefill_worker(args)
+        workers = {"ner": ner_worker, "prefill": prefill_worker, "kernels": kernels_worker}
+        result = workers[args.step](args)
         print(json.dumps(result))
         return
     results = ROOT / "benchmarks" / "results"
     out = Path(args.out or results / f"throughput_{args.step}_{Path(args.model).name}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    if args.step == "prefill":
+    if args.step in ("prefill", "kernels"):
         got = _run(_worker_cmd(args))
         out.write_text(json.dumps(got, indent=1))
         print(json.dumps(got, indent=1))

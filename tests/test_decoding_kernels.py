@@ -8,7 +8,7 @@ import torch
 from transformers.cache_utils import DynamicCache
 
 from ieforge.models.attention import single_query_attention
-from ieforge.models.kv_cache import can_join, join_rows
+from ieforge.models.kv_cache import can_join, join_rows, trim_left
 
 
 def _reference(
@@ -71,3 +71,14 @@ def test_caches_that_cannot_take_rows() -> None:
     assert not can_join(object())
     assert not can_join(DynamicCache())  # no layer filled yet
     assert join_rows(_cache(1, 3, layers=2), _cache(1, 3, layers=3)) is None
+
+
+def test_trim_left_drops_leading_columns() -> None:
+    cache = _cache(2, 6)
+    for layer in cache.layers:
+        layer.keys[:, :, 2:] = 5.0
+    assert trim_left(cache, 2)
+    for layer in cache.layers:
+        assert layer.keys.shape == (2, 2, 4, 4) and torch.all(layer.keys == 5.0)
+    assert cache.get_seq_length() == 4
+    assert not trim_left(object(), 1)

@@ -3,6 +3,8 @@
 When most answers of a batch have ended, the transformers backend prefills the next batch and decodes
 its rows together with the ones still running. Their caches have different lengths; the rows of the
 shorter are left-padded (the attention mask hides the padding) and the two are stacked along the batch.
+As rows end, :func:`trim_left` drops the leading columns no remaining row attends to, so the cache stays
+as wide as its longest live row, not as long as the call has been decoding.
 """
 
 from __future__ import annotations
@@ -50,3 +52,15 @@ def join_rows(first: Any, second: Any) -> Any:
         x.keys = torch.cat([_left_pad(x.keys, width), _left_pad(y.keys, width)])
         x.values = torch.cat([_left_pad(x.values, width), _left_pad(y.values, width)])
     return first
+
+
+def trim_left(cache: Any, columns: int) -> bool:
+    """Drop the first ``columns`` positions of every layer of ``cache`` (padding no row attends to);
+    False, and nothing changed, when the cache has layers other than plain ones."""
+    layers = _plain_layers(cache)
+    if layers is None:
+        return False
+    for layer in layers:
+        layer.keys = layer.keys[..., columns:, :]
+        layer.values = layer.values[..., columns:, :]
+    return True

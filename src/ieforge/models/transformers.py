@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ieforge.errors import ModelLoadError
-from ieforge.models import attention
+from ieforge.models import attention, kv_cache
 from ieforge.models.base import Chat, Continuations, Generation, continuation_lists
 from ieforge.models.catalogue import cache_root
 from ieforge.models.prefix import Forest, PromptBatch, Usage, plan_batches, plan_forests
@@ -133,11 +133,11 @@ def _fold_vocabulary_projection(model: Any) -> None:
         head._ieforge_contiguous = True
 
 
-def _join(first: _Prefilled, second: _Prefilled, join_rows: Any) -> _Prefilled:
+def _join(first: _Prefilled, second: _Prefilled) -> _Prefilled:
     """``second``'s rows appended to ``first``'s, both left-padded to one cache width (the caller has
     checked that ``first``'s cache can be joined)."""
     torch = _torch()
-    cache = join_rows(first.cache, second.cache)
+    cache = kv_cache.join_rows(first.cache, second.cache)
     if cache is None:
         raise RuntimeError("a key/value cache that cannot take more rows")
     width = max(first.mask.shape[1], second.mask.shape[1])
@@ -430,10 +430,9 @@ class TransformersBackend:
         a stop string or at its limit of new tokens (a limit of 0 still takes part in one step and is
         cut after it), and then leaves the cache. When fewer than half of ``batch_size`` rows are
         left, the next batch is prefilled and joined to them (left-padded to one cache width), where
-        the cache's layers allow it (:func:`ieforge.models.kv_cache.join_rows`)."""
+        the cache's layers allow it (:func:`ieforge.models.kv_cache.join_rows`); leading columns that no
+        remaining row attends to are dropped as rows end."""
         torch = _torch()
-        from ieforge.models.kv_cache import can_join, join_rows
-
         end_ids = set(self.stop_ids)
         waiting = iter(batches)
         live: _Prefilled | None = None
@@ -441,11 +440,11 @@ class TransformersBackend:
         out: dict[int, tuple[list[int], list[float]]] = {}
         while True:
             # refill when half the rows have ended (or none are left), if the cache can take rows
-            if len(rows) < max(1, batch_size // 2) and (live is None or can_join(live.cache)):
+            if len(rows) < max(1, batch_size // 2) and (live is None or kv_cache.can_join(live.cache)):
                 batch = next(waiting, None)
                 if batch is not None:
                     new = self._prefill(prompts, batch, keep_cache=True)
-                    live = _join(live, new, join_rows) if live is not None else new
+                    live = _join(live, new) if live is not None else new
                     rows += batch.rows
                     out.update({i: ([], []) for i in batch.rows})
             if live is None:
@@ -479,6 +478,10 @@ class TransformersBackend:
                     continue
                 live.cache.batch_select_indices(torch.tensor(keep, device=self.device))
                 live.mask, live.last, tokens = live.mask[keep], live.last[keep], tokens[keep]
+                # columns that only ended rows attended to (padding of rows that joined later)
+                first = int(live.mask.any(dim=0).int().argmax())
+                if first > 0 and kv_cache.trim_left(live.cache, first):
+                    live.mask = live.mask[:, first:]
             live.mask = torch.cat([live.mask, torch.ones((len(rows), 1), dtype=live.mask.dtype)], dim=1)
             live.last = live.last + 1
             step = self._forward(
