@@ -30,8 +30,8 @@ def single_query_attention(query: Any, key: Any, value: Any, mask: Any, scaling:
     batch, heads, _, dim = query.shape
     kv_heads, length = key.shape[1], key.shape[2]
     group = heads // kv_heads
-    # 3-D views for bmm, which takes the cache's strides as they are (a cache written in place is a
-    # view of a longer buffer; matmul would copy it)
+    # 3-D views for bmm, which takes the cache's strides as they are (a trimmed cache is a view of a
+    # wider one)
     grouped = query.reshape(batch * kv_heads, group, dim)
     keys = key.flatten(0, 1)
     scores = torch.bmm(grouped, keys.transpose(1, 2)).float().view(batch, kv_heads, group, length) * scaling
