@@ -7,6 +7,7 @@ seconds.
 
 from __future__ import annotations
 
+import collections
 import inspect
 import json
 import logging
@@ -434,19 +435,19 @@ class TransformersBackend:
         remaining row attends to are dropped as rows end."""
         torch = _torch()
         end_ids = set(self.stop_ids)
-        waiting = iter(batches)
+        waiting = collections.deque(batches)
         live: _Prefilled | None = None
         rows: list[int] = []
         out: dict[int, tuple[list[int], list[float]]] = {}
         while True:
             # refill when half the rows have ended (or none are left), if the cache can take rows
-            if len(rows) < max(1, batch_size // 2) and (live is None or kv_cache.can_join(live.cache)):
-                batch = next(waiting, None)
-                if batch is not None:
-                    new = self._prefill(prompts, batch, keep_cache=True)
-                    live = _join(live, new) if live is not None else new
-                    rows += batch.rows
-                    out.update({i: ([], []) for i in batch.rows})
+            refill = waiting and len(rows) < max(1, batch_size // 2)
+            if refill and (live is None or kv_cache.can_join(live.cache)):
+                batch = waiting.popleft()
+                new = self._prefill(prompts, batch, keep_cache=True)
+                live = _join(live, new) if live is not None else new
+                rows += batch.rows
+                out.update({i: ([], []) for i in batch.rows})
             if live is None:
                 return
             logits = live.logits if bias is None else live.logits.float() + bias.to(live.logits.device)
