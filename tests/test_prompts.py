@@ -26,8 +26,20 @@ def test_braces_in_text_are_kept_verbatim() -> None:
     assert chat[1]["content"] == "Text: f(x) = {x} {label}"
 
 
+def test_uniner_json_once_states_the_format_once_before_the_questions() -> None:
+    p = load_ner_prompt("uniner-json-once")
+    text = "Barack Obama was born in Honolulu."
+    person, place = p.chat(text, "person"), p.chat(text, "location")
+    # all but the question is the same for every type, so a shared prefix covers the format instruction
+    assert person[:-1] == place[:-1]
+    assert person[1]["content"].startswith(f"Text: {text}\n\n")
+    assert "JSON list" in person[1]["content"]
+    assert person[-1]["content"] == "What describes person in the text?"  # UniversalNER's own question
+    assert (p.assistant_prefix, p.stop, p.parser) == ("[", ["]"], "string_list")
+
+
 def test_available_and_unknown() -> None:
-    assert {"uniner", "uniner-json"} <= set(available_prompts("ner"))
+    assert {"uniner", "uniner-json", "uniner-json-once"} <= set(available_prompts("ner"))
     with pytest.raises(InputError, match="unknown NER prompt 'nope'"):
         load_ner_prompt("nope")
 
