@@ -102,6 +102,7 @@ def worker(args: argparse.Namespace) -> list[dict[str, object]]:
             permutations=permutations,
         )
         none = task.schema.none_label
+        backend.usage.reset()  # type: ignore[attr-defined]
         t = time.perf_counter()
         masses: list[float] = []
         unreadable = 0
@@ -117,6 +118,7 @@ def worker(args: argparse.Namespace) -> list[dict[str, object]]:
             }
             masses = [p.mass for p in probs]
         dt = time.perf_counter() - t
+        usage = backend.usage.as_dict()  # type: ignore[attr-defined]
         for name, pred in readings.items():
             prf = relation_prf(gold, pred, none)
             with_none = relation_prf(gold, pred, none, keep_none=True)
@@ -139,6 +141,7 @@ def worker(args: argparse.Namespace) -> list[dict[str, object]]:
                     "unreadable": unreadable,
                     "pairs_per_second": len(examples) / dt,
                     "seconds": dt,
+                    "usage": usage,
                     "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
                 }
             )
