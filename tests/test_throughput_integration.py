@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import shared_data
 
+from ieforge.data import read_semeval
 from ieforge.models import load_model
 from ieforge.models.base import Chat, Generation
 from ieforge.models.transformers import TransformersBackend
@@ -147,6 +148,25 @@ def test_relation_letters_over_pairs_of_one_sentence_share_the_sentence(fp32: Tr
         assert a.keys() == b.keys()
         for label in a:
             assert a[label] == pytest.approx(b[label], abs=1e-4)
+
+
+def test_generated_relations_of_several_batches_decode_in_one_call(fp32: TransformersBackend) -> None:
+    # run_many hands the backend several batches per call (ordered by length, decoded continuously);
+    # in float32 every pair gets the answer it gets alone
+    fp32.share_prefix = True
+    pairs = read_semeval(shared_data("semeval2010_task8", "DEV_SUBSET_7201-8000_FROM_TRAIN.TXT"))[:8]
+    queries = [RelationQuery(e.text, e.head, e.tail) for e in pairs]
+    task = RelationTask(fp32, schema="semeval", reading="generate", batch_size=4, max_new_tokens=12)
+    fp32.usage.reset()
+    together = list(task.run_many(queries))
+    prefill_together = fp32.usage.prefill_tokens
+    fp32.usage.reset()
+    per_batch = [r for b in (0, 4) for r in task.run_many(queries[b : b + 4])]
+    # one call orders all eight prompts by length: less padding than two calls of four
+    assert prefill_together < fp32.usage.prefill_tokens
+    alone = [task.run(q) for q in queries]
+    assert [(r.label, r.answered) for r in together] == [(r.label, r.answered) for r in alone]
+    assert [r.label for r in per_batch] == [r.label for r in alone]
 
 
 def test_each_prompt_keeps_its_own_token_limit(fp32: TransformersBackend, ai_texts: list[str]) -> None:

@@ -12,6 +12,9 @@ from ieforge.prompts.parsers import ParsedString
 from ieforge.types import ParseStats, Phrase
 
 DEFAULT_MAX_CHUNK_TOKENS = 1024
+# batches of questions per backend call in a task's run_many: the backend orders a call's prompts by
+# length (less padding) and a continuous decoder refills from the call's next batch
+BATCHES_PER_CALL = 4
 
 
 def answer_score(gen: Generation, item: ParsedString | None = None) -> float | None:

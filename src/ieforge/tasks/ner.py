@@ -15,7 +15,7 @@ from ieforge.grounding import Chunk, chunk_text, find_mentions
 from ieforge.models.base import Backend, Chat, Generation
 from ieforge.prompts import NERPrompt, Prompt, TypingPrompt, load_ner_prompt, load_typing_prompt
 from ieforge.prompts.parsers import parse_string_list
-from ieforge.tasks._answers import answer_score, chunk_budget
+from ieforge.tasks._answers import BATCHES_PER_CALL, answer_score, chunk_budget
 from ieforge.tasks.entity_typing import Candidate, EntityTyper, TypingReading
 from ieforge.types import Entity, NERResult, ParseStats
 
@@ -23,8 +23,6 @@ DEFAULT_PROMPT = "uniner-json"
 DEFAULT_MAX_NEW_TOKENS = 64
 # questions decoded together: the questions about several texts fill one batch
 DEFAULT_BATCH_SIZE = 64
-# batches of questions per backend call in run_many: a continuous decoder refills from the next batch
-BATCHES_PER_CALL = 4
 PROPOSE_ALL_PROMPT = "propose-all"
 Proposer = Literal["types", "all"]
 

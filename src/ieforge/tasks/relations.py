@@ -39,6 +39,7 @@ from ieforge.prompts import (
 )
 from ieforge.prompts.parsers import parse_label, parse_option_letter
 from ieforge.schemas.relations import RelationSchema, load_relation_schema
+from ieforge.tasks._answers import BATCHES_PER_CALL
 from ieforge.tasks._options import (
     NO,
     YES,
@@ -197,9 +198,12 @@ class RelationTask:
         *,
         on_done: Callable[[int], None] | None = None,
     ) -> Iterator[Relation]:
-        """One :class:`Relation` per query, in order, computed a batch at a time."""
-        for b in range(0, len(queries), max(1, self.batch_size)):
-            group = list(queries[b : b + self.batch_size])
+        """One :class:`Relation` per query, in order. :data:`BATCHES_PER_CALL` batches of ``batch_size``
+        queries go to the backend in one call, which orders them by prompt length (less padding) and,
+        when generating, decodes them continuously."""
+        per_call = max(1, self.batch_size) * BATCHES_PER_CALL
+        for b in range(0, len(queries), per_call):
+            group = list(queries[b : b + per_call])
             if self.reading != "generate":
                 results = self._read_scored(group)
             else:
