@@ -5,12 +5,14 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ieforge.grounding import Chunk, chunk_text, find_mentions, sentence_spans
+from ieforge.grounding import Chunk, chunk_text, find_mentions, fold, sentence_spans
 
 
 def count_words(s: str) -> int:
@@ -18,16 +20,20 @@ def count_words(s: str) -> int:
 
 
 def _squash(s: str) -> str:
-    return re.sub(r"\s+", "", s).casefold()
+    # equal modulo case, spaces and Unicode normalization (NFC/NFD, fullwidth forms, ligatures)
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", s)).casefold()
 
 
 def _assert_valid_spans(text: str, needle: str, spans: list[tuple[int, int]]) -> None:
-    """The offset rule: exact matches slice out the needle; tolerant ones equal it modulo case and spaces.
+    """The offset rule: exact matches slice out the needle (modulo Unicode normalization); tolerant ones
+    equal it modulo case and spaces too.
 
     Tolerant matches are only used when there is no exact one, and spans never overlap.
     """
     needle = needle.strip()
-    exact = [text[s:e] == needle for s, e in spans]
+    exact = [
+        unicodedata.normalize("NFKC", text[s:e]) == unicodedata.normalize("NFKC", needle) for s, e in spans
+    ]
     assert all(exact) or not any(exact), spans
     for s, e in spans:
         assert 0 <= s < e <= len(text)
@@ -497,3 +503,272 @@ def test_chunk_text_property(text: str, max_tokens: int, overlap: int) -> None:
 @given(_chunkable_text)
 def test_sentence_spans_property(text: str) -> None:
     _assert_cover(text, sentence_spans(text))
+
+
+# --- Unicode normalization (issue 23, item 4) ---------------------------------------------------------------
+
+_FORMS = ("NFC", "NFD", "NFKC", "NFKD")
+
+
+def _nf(form: str, s: str) -> str:
+    return unicodedata.normalize(form, s)  # type: ignore[arg-type]
+
+
+def test_nfd_text_nfc_answer_issue_case() -> None:
+    """The issue's drill: a decomposed text, the model answering in composed form."""
+    text = unicodedata.normalize("NFD", "Änne Müller lives in Zürich.")
+    for needle, surface in [("Änne Müller", "Änne Müller"), ("Zürich", "Zürich"), ("ZÜRICH", "Zürich")]:
+        spans = find_mentions(text, needle)
+        assert [text[s:e] for s, e in spans] == [unicodedata.normalize("NFD", surface)]
+    # and the other way round
+    text = "Änne Müller lives in Zürich."
+    assert find_mentions(text, unicodedata.normalize("NFD", "Zürich")) == [(21, 27)]
+
+
+def test_compatibility_forms() -> None:
+    text = "The ﬁnance office of Ｔｏｋｙｏ Gas hired Dr.\u00a0Smith; 𝐁𝐨𝐥𝐝 type."
+    assert mentions(text, "finance office") == ["ﬁnance office"]
+    assert mentions(text, "Tokyo Gas") == ["Ｔｏｋｙｏ Gas"]
+    assert mentions(text, "tokyo gas") == ["Ｔｏｋｙｏ Gas"]
+    assert mentions(text, "Dr. Smith") == ["Dr.\u00a0Smith"]
+    assert mentions(text, "Bold") == ["𝐁𝐨𝐥𝐝"]
+    # half of a ligature is not a word of its own
+    assert find_mentions("the ﬁ ligature", "f") == []
+    assert find_mentions("ﬁnance", "fi") == []
+
+
+def test_forms_that_change_meaning_are_kept_apart() -> None:
+    assert find_mentions("x² and x2", "x2") == [(7, 9)]
+    assert find_mentions("cut it ½ way", "1/2") == []
+    assert find_mentions("① first", "1") == []
+
+
+def test_both_spellings_in_one_text() -> None:
+    nfd = unicodedata.normalize("NFD", "Zürich")
+    text = f"Zürich and {nfd}"
+    both = [(0, 6), (11, 11 + len(nfd))]
+    assert find_mentions(text, "Zürich") == both
+    assert find_mentions(text, nfd) == both
+    assert find_mentions("Dr. Smith met Dr.\u00a0Smith", "Dr. Smith") == [(0, 9), (14, 23)]
+    # case-insensitive matches only when no spelling matches exactly
+    assert find_mentions(f"ZÜRICH and {nfd}", "Zürich") == [(11, 11 + len(nfd))]
+    assert find_mentions(f"ZÜRICH and {nfd}", "zürich") == [(0, 6), (11, 11 + len(nfd))]
+
+
+def test_hangul_jamo_and_syllables() -> None:
+    text = unicodedata.normalize("NFD", "서울대학교에 갔다")
+    assert mentions(text, "서울") == [unicodedata.normalize("NFD", "서울")]
+    assert mentions("서울대학교에 갔다", unicodedata.normalize("NFD", "서울")) == ["서울"]
+
+
+def test_fold() -> None:
+    assert fold("Ａｎｎｅ\u00a0ﬁ") == "Anne fi"
+    assert fold("é") == "e\u0301"
+    assert fold("x²½") == "x²½"
+    # combining marks in canonical order, whatever order the text had them in
+    assert fold("q\u0307\u0323") == fold("q\u0323\u0307")
+
+
+_NORM_WORDS = [
+    "Änne",
+    "Müller",
+    "Zürich",
+    "École",
+    "naïve",
+    "Saldaña",
+    "Straße",
+    "ﬁnance",
+    "ﬂow",
+    "Ｔｏｋｙｏ",
+    "Ｇａｓ",
+    "Ångström",
+    "Ωmega",
+    "Việt",
+    "Nguyễn",
+    "서울",
+    "대학교",
+    "東京",
+    "Москва",
+    "Ελλάδα",
+    "Obama",
+    "US",
+    "bus",
+    "42",
+    "-",
+]
+_NORM_SEPARATORS = [" ", " ", "\u00a0", "  ", "\n", ", ", ". ", "; "]
+
+
+@st.composite
+def _normalized_case(draw: st.DrawFn) -> tuple[str, str, int, int]:
+    """A text in one normalization form and one of its phrases (whole words) in another, with the
+    phrase's offsets in the text."""
+    text_form, needle_form = draw(st.sampled_from(_FORMS)), draw(st.sampled_from(_FORMS))
+    words = draw(st.lists(st.sampled_from(_NORM_WORDS), min_size=1, max_size=12))
+    seps = draw(st.lists(st.sampled_from(_NORM_SEPARATORS), min_size=len(words), max_size=len(words)))
+    i = draw(st.integers(0, len(words) - 1))
+    j = draw(st.integers(i, min(len(words) - 1, i + 2)))
+    parts: list[str] = []
+    start = end = 0
+    for k, (w, sep) in enumerate(zip(words, seps)):
+        if k == i:
+            start = len("".join(parts))
+        parts.append(_nf(text_form, w))
+        if k == j:
+            end = len("".join(parts))
+        parts.append(_nf(text_form, sep))
+    text = "".join(parts)
+    assume(_nf(text_form, text) == text)
+    raw = "".join(w + sep for w, sep in zip(words[i : j + 1], seps[i : j + 1]))
+    return text, _nf(needle_form, raw.strip()), start, end
+
+
+@settings(max_examples=300)
+@given(_normalized_case())
+def test_find_mentions_across_normalization_forms(case: tuple[str, str, int, int]) -> None:
+    text, needle, start, end = case
+    spans = find_mentions(text, needle)
+    _assert_valid_spans(text, needle, spans)
+    assert (start, end) in spans or any(s < end and start < e for s, e in spans), (text, needle, spans)
+    for s, e in spans:
+        assert _squash(text[s:e]) == _squash(needle)
+
+
+@settings(max_examples=100)
+@given(_normalized_case(), st.sampled_from([str.lower, str.upper]))
+def test_find_mentions_across_forms_and_case(case: tuple[str, str, int, int], transform: object) -> None:
+    text, needle, _, _ = case
+    assert callable(transform)
+    # "ß".upper() is "SS", which no normalization turns back into "ß"
+    assume("ß" not in needle)
+    spans = find_mentions(text, transform(needle))
+    assert spans
+    for s, e in spans:
+        assert 0 <= s < e <= len(text)
+        assert not _cuts_word(text, s) and not _cuts_word(text, e)
+
+
+def test_nfd_text_through_the_ner_answer_path() -> None:
+    """The NER answer reader, fed the model's NFC answer for an NFD text, grounds both entities with
+    offsets into the text as given."""
+    from ieforge.models.base import Generation
+    from ieforge.tasks.ner import read_answer
+    from ieforge.types import Entity
+
+    text = unicodedata.normalize("NFD", "Änne Müller lives in Zürich.")
+    found: dict[tuple[int, int, str], Entity] = {}
+    stats = read_answer(Generation(text='["Änne Müller"]'), Chunk(0, text), "person", found)
+    stats.add(read_answer(Generation(text='["Zürich"]'), Chunk(0, text), "location", found))
+    assert stats.ungrounded == 0
+    entities = sorted(found.values(), key=lambda e: e.start)
+    assert [(e.label, e.text) for e in entities] == [
+        ("person", unicodedata.normalize("NFD", "Änne Müller")),
+        ("location", unicodedata.normalize("NFD", "Zürich")),
+    ]
+    assert all(text[e.start : e.end] == e.text for e in entities)
+
+
+# --- chunking in linear time (issue 23, item 5) -------------------------------------------------------------
+
+
+def _reference_chunks(
+    text: str, max_tokens: int, count_tokens: Callable[[str], int], overlap_sentences: int = 1
+) -> list[Chunk]:
+    """The chunker before the linear one (re-counting the growing chunk), as the oracle of its rules."""
+    if count_tokens(text) <= max_tokens:
+        return [Chunk(0, text)]
+    units: list[tuple[int, int]] = []
+    for s, e in sentence_spans(text):
+        if count_tokens(text[s:e]) <= max_tokens:
+            units.append((s, e))
+            continue
+        words = [(s + m.start(), s + m.end()) for m in re.finditer(r"\s*\S+\s*", text[s:e])] or [(s, e)]
+        cur = 0
+        while cur < len(words):
+            nxt = cur + 1
+            while nxt < len(words) and count_tokens(text[words[cur][0] : words[nxt][1]]) <= max_tokens:
+                nxt += 1
+            units.append((words[cur][0], words[nxt - 1][1]))
+            cur = nxt
+    chunks: list[Chunk] = []
+    i = 0
+    while i < len(units):
+        j = i
+        while j + 1 < len(units) and count_tokens(text[units[i][0] : units[j + 1][1]]) <= max_tokens:
+            j += 1
+        chunks.append(Chunk(units[i][0], text[units[i][0] : units[j][1]]))
+        if j + 1 >= len(units):
+            break
+        nxt = j + 1
+        for ov in range(min(overlap_sentences, j - i), 0, -1):
+            if count_tokens(text[units[j + 1 - ov][0] : units[j + 1][1]]) <= max_tokens:
+                nxt = j + 1 - ov
+                break
+        i = nxt
+    return chunks
+
+
+def _word_spans(text: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+
+
+class _CountingWords:
+    """``count_words`` that adds up the characters it was asked to count."""
+
+    def __init__(self) -> None:
+        self.characters = 0
+
+    def __call__(self, s: str) -> int:
+        self.characters += len(s)
+        return count_words(s)
+
+
+@settings(max_examples=200)
+@given(_chunkable_text, st.integers(1, 15), st.integers(0, 3))
+def test_chunks_are_those_of_the_reference_chunker(text: str, max_tokens: int, overlap: int) -> None:
+    expected = _reference_chunks(text, max_tokens, count_words, overlap)
+    assert chunk_text(text, max_tokens, count_words, overlap_sentences=overlap) == expected
+    assert chunk_text(text, max_tokens, count_words, overlap, token_spans=_word_spans) == expected
+
+
+@pytest.mark.parametrize("run_on", [False, True])
+def test_chunking_counts_each_character_a_few_times(run_on: bool) -> None:
+    """Linear work: the counting function sees each character a bounded number of times, where the old
+    chunker re-counted the growing chunk (about budget / 2 times each character)."""
+    text = _long_text(2000)
+    if run_on:  # no sentence ends at all: the chunks are cut between words
+        text = re.sub(r"[.!?]", "", text)
+    for spans in (None, _word_spans):
+        counter = _CountingWords()
+        chunks = chunk_text(text, 200, counter, token_spans=spans)
+        assert chunks == _reference_chunks(text, 200, count_words)
+        assert counter.characters <= 8 * len(text), counter.characters / len(text)
+    counter = _CountingWords()
+    _reference_chunks(text, 200, counter)
+    assert counter.characters > 12 * len(text)  # what the bound above rules out
+
+
+def test_a_wrong_estimate_still_gives_exact_chunks() -> None:
+    """Offsets that say every character is a token (far too many) or, for sentences within the budget,
+    that nothing is one: the counts settle each chunk anyway."""
+    text = _long_text(60)
+    expected = _reference_chunks(text, 30, count_words)
+
+    def chars(t: str) -> list[tuple[int, int]]:
+        return [(i, i + 1) for i in range(len(t))]
+
+    assert chunk_text(text, 30, count_words, token_spans=chars) == expected
+    assert chunk_text(text, 30, count_words, token_spans=lambda t: []) == expected
+    assert chunk_text(text, 30, count_words, token_spans=lambda t: None) == expected
+
+
+def test_chunks_with_the_small_models_tokenizer(small_backend: Any) -> None:
+    """The tasks' chunker on a real tokenizer: the offsets of one tokenization, then a count per chunk;
+    the same chunks as the old chunker, each within the budget."""
+    text = ("Änne Müller lives in Zürich. " + _long_text(120) + "\n\n") * 3
+    count = small_backend.count_tokens
+    chunks = chunk_text(text, 300, count, token_spans=small_backend.token_spans)
+    assert len(chunks) > 3
+    _assert_chunks(text, chunks)
+    assert all(count(c.text) <= 300 for c in chunks)
+    assert chunks == _reference_chunks(text, 300, count)

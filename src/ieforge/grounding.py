@@ -6,12 +6,13 @@ Unicode text (accents, CJK, emoji).
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 
 def _is_word(ch: str) -> bool:
@@ -37,7 +38,10 @@ def _is_unspaced(ch: str) -> bool:
     return (
         0x3040 <= cp <= 0x30FF  # hiragana, katakana
         or 0x3400 <= cp <= 0x9FFF  # CJK ideographs
-        or 0xAC00 <= cp <= 0xD7AF  # hangul
+        or 0xAC00 <= cp <= 0xD7FF  # hangul syllables, jamo extended-B
+        or 0x1100 <= cp <= 0x11FF  # hangul jamo (decomposed syllables)
+        or 0x3130 <= cp <= 0x318F  # hangul compatibility jamo
+        or 0xA960 <= cp <= 0xA97F  # hangul jamo extended-A
         or 0x0E00 <= cp <= 0x0EFF  # thai, lao
         or 0xF900 <= cp <= 0xFAFF
         or 0x20000 <= cp <= 0x2FFFF
@@ -64,12 +68,27 @@ def _tolerant_pattern(needle: str) -> re.Pattern[str] | None:
 def find_mentions(text: str, needle: str) -> list[tuple[int, int]]:
     """All occurrences of ``needle`` in ``text`` as (start, end), on word boundaries.
 
-    Exact matches first; only when there is none, a whitespace/case-tolerant search. Empty or
-    whitespace-only needles are never found. Overlapping occurrences are not returned twice.
+    Exact matches first, equal under Unicode normalization (see :func:`fold`: NFC and NFD spellings,
+    fullwidth letters, ligatures, no-break spaces); only when there is none, a whitespace/case-tolerant
+    search. Offsets are always in ``text`` as given, so ``text[start:end]`` is the text's own spelling
+    of the mention. Empty or whitespace-only needles are never found. Overlapping occurrences are not
+    returned twice.
     """
     needle = needle.strip()
     if not needle or not text:
         return []
+    if not (text.isascii() and needle.isascii()):
+        index, folded = _fold_index(text), fold(needle).strip()
+        if folded and (index.text != text or folded != needle):
+            return (
+                index.to_text(_exact(index.text, folded))
+                or index.to_text(_tolerant(index.text, folded))
+                or _tolerant(text, needle)
+            )
+    return _exact(text, needle) or _tolerant(text, needle)
+
+
+def _exact(text: str, needle: str) -> list[tuple[int, int]]:
     found: list[tuple[int, int]] = []
     i = text.find(needle)
     while i >= 0:
@@ -79,11 +98,14 @@ def find_mentions(text: str, needle: str) -> list[tuple[int, int]]:
             i = text.find(needle, end)
         else:
             i = text.find(needle, i + 1)
-    if found:
-        return found
+    return found
+
+
+def _tolerant(text: str, needle: str) -> list[tuple[int, int]]:
     pattern = _tolerant_pattern(needle)
     if pattern is None:
         return []
+    found: list[tuple[int, int]] = []
     pos = 0
     while True:
         m = pattern.search(text, pos)
@@ -95,6 +117,99 @@ def find_mentions(text: str, needle: str) -> list[tuple[int, int]]:
         else:
             pos = m.start() + 1
     return found
+
+
+# --- Unicode normalization --------------------------------------------------------------------------------
+
+# Compatibility mappings that keep what a mention says: fullwidth and halfwidth forms, ligatures ("ﬁ") and
+# other plain <compat> forms, no-break spaces, font variants (mathematical letters), Arabic presentation
+# forms and small forms. Superscripts, subscripts, fractions, circled and squared forms keep their own
+# spelling: "x²" is not "x2", nor "½" "1/2".
+_SAFE_COMPAT = frozenset(
+    {"wide", "narrow", "compat", "noBreak", "font", "initial", "medial", "final", "isolated", "small"}
+)
+
+
+@cache
+def _fold_char(ch: str) -> str:
+    """``ch`` canonically decomposed (NFD), with its safe compatibility mapping applied."""
+    nfd = unicodedata.normalize("NFD", ch)
+    if nfd != ch:
+        return "".join(_fold_char(c) for c in nfd)
+    decomposition = unicodedata.decomposition(ch)
+    if decomposition.startswith("<"):
+        tag, _, codes = decomposition[1:].partition(">")
+        mapped = "".join(chr(int(code, 16)) for code in codes.split())
+        # a spacing accent ("¨" is <compat> SPACE + COMBINING DIAERESIS) stays what it is
+        if tag in _SAFE_COMPAT and (tag == "noBreak" or " " not in mapped):
+            return "".join(_fold_char(c) for c in mapped)
+    return ch
+
+
+@dataclass(frozen=True)
+class _FoldIndex:
+    """A text in folded form, and where each folded character comes from in the text as given."""
+
+    text: str
+    source: tuple[int, ...]
+    """folded position -> position in the original text"""
+    first: tuple[int, ...]
+    """original position -> its first folded position (one more entry: the folded length)"""
+    last: tuple[int, ...]
+    """original position -> its last folded position (-1 for a character that folds to nothing)"""
+    original: str
+
+    def to_text(self, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Spans of the folded text as spans of the original one; a span that does not cover whole
+        original characters (half of a ligature) is dropped."""
+        out: list[tuple[int, int]] = []
+        for p, q in spans:
+            inside = self.source[p:q]
+            start, end = min(inside), max(inside) + 1
+            if all(p <= self.first[i] and self.last[i] < q for i in range(start, end)) and _on_boundaries(
+                self.original, start, end
+            ):
+                out.append((start, end))
+        return out
+
+
+def fold(text: str) -> str:
+    """``text`` in the form :func:`find_mentions` compares under Unicode normalization: canonical
+    decomposition (NFD), plus the compatibility mappings that keep a word's meaning (fullwidth and
+    halfwidth forms, ligatures, no-break spaces, font variants, Arabic presentation forms)."""
+    return _fold_index(text).text
+
+
+@lru_cache(maxsize=64)
+def _fold_index(text: str) -> _FoldIndex:
+    chars: list[str] = []
+    source: list[int] = []
+    for i, ch in enumerate(text):
+        folded = ch if ch.isascii() else _fold_char(ch)
+        chars.extend(folded)
+        source.extend([i] * len(folded))
+    # canonical ordering: the combining marks after a base character sorted by combining class (stable)
+    k = 0
+    while k < len(chars):
+        if unicodedata.combining(chars[k]) == 0:
+            k += 1
+            continue
+        m = k
+        while m < len(chars) and unicodedata.combining(chars[m]) != 0:
+            m += 1
+        if m - k > 1:
+            run = sorted(zip(chars[k:m], source[k:m]), key=lambda cs: unicodedata.combining(cs[0]))
+            chars[k:m] = [c for c, _ in run]
+            source[k:m] = [s for _, s in run]
+        k = m
+    first = [len(chars)] * (len(text) + 1)
+    last = [-1] * len(text)
+    for pos, i in enumerate(source):
+        first[i] = min(first[i], pos)
+        last[i] = max(last[i], pos)
+    for i in range(len(text) - 1, -1, -1):  # a character that folds to nothing starts where the next does
+        first[i] = min(first[i], first[i + 1])
+    return _FoldIndex("".join(chars), tuple(source), tuple(first), tuple(last), text)
 
 
 @dataclass(frozen=True)
@@ -126,33 +241,47 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+TokenSpans = Callable[[str], Sequence[tuple[int, int]] | None]
+"""A tokenizer's view of a text: each token's (start, end) character offsets in it (None: it cannot
+tell)."""
+
+
 def chunk_text(
     text: str,
     max_tokens: int,
     count_tokens: Callable[[str], int],
     overlap_sentences: int = 1,
+    *,
+    token_spans: TokenSpans | None = None,
 ) -> list[Chunk]:
     """Split ``text`` into chunks of at most ``max_tokens`` tokens on sentence boundaries.
 
     Consecutive chunks share ``overlap_sentences`` sentences so that a mention near a boundary is seen
     whole at least once. A single sentence longer than the budget is cut between words.
+
+    Each chunk holds as many sentences as fit, as ``count_tokens`` counts them. The time is linear in
+    the length of the text: the text is measured once (with ``token_spans``, the offsets of one
+    tokenization of the whole text; without, ``count_tokens`` of each sentence), that measure says
+    where each chunk should end, and a few ``count_tokens`` calls on the chunk itself settle it.
     """
     if max_tokens <= 0:
         raise ValueError("max_tokens must be positive")
-    if count_tokens(text) <= max_tokens:
+    found = token_spans(text) if token_spans is not None and text else None
+    offsets = list(found) if found is not None else None
+    if (offsets is None or len(offsets) <= 2 * max_tokens) and count_tokens(text) <= max_tokens:
         return [Chunk(0, text)]
+    measure = _Measure(text, count_tokens, offsets)
     units: list[tuple[int, int]] = []
     for s, e in sentence_spans(text):
-        if count_tokens(text[s:e]) <= max_tokens:
+        if measure.fits(s, e, max_tokens):
             units.append((s, e))
         else:
-            units.extend(_split_words(text, s, e, max_tokens, count_tokens))
+            units.extend(_split_words(text, s, e, max_tokens, measure))
+    estimate = measure.over(units)
     chunks: list[Chunk] = []
     i = 0
     while i < len(units):
-        j = i
-        while j + 1 < len(units) and count_tokens(text[units[i][0] : units[j + 1][1]]) <= max_tokens:
-            j += 1
+        j = _grow(units, i, max_tokens, measure, estimate)
         chunks.append(Chunk(units[i][0], text[units[i][0] : units[j][1]]))
         if j + 1 >= len(units):
             break
@@ -160,29 +289,140 @@ def chunk_text(
         # the previous one would only repeat it.
         nxt = j + 1
         for ov in range(min(overlap_sentences, j - i), 0, -1):
-            if count_tokens(text[units[j + 1 - ov][0] : units[j + 1][1]]) <= max_tokens:
+            if measure.count(units[j + 1 - ov][0], units[j + 1][1]) <= max_tokens:
                 nxt = j + 1 - ov
                 break
         i = nxt
     return chunks
 
 
+_OFFSET_SLACK = 4
+"""tokens an estimate from offsets may miss the count of a piece by (measured on SmolLM2's tokenizer: at
+most 1, where a piece's first or last token merges differently when the piece is tokenized alone)"""
+
+
+class _Measure:
+    """Token counts of pieces of one text: exact ones (``count_tokens``, remembered) and estimates.
+
+    An estimate comes from the offsets of one tokenization of the whole text (the tokens that overlap
+    the piece) or, without offsets, from adding up exact counts of smaller pieces.
+    """
+
+    def __init__(
+        self, text: str, count_tokens: Callable[[str], int], offsets: list[tuple[int, int]] | None
+    ) -> None:
+        self.text = text
+        self.count_tokens = count_tokens
+        self._counts: dict[tuple[int, int], int] = {}
+        self._starts = sorted(s for s, _ in offsets) if offsets is not None else None
+        self._ends = sorted(e for _, e in offsets) if offsets is not None else None
+        self._trusted = offsets is not None
+
+    @property
+    def slack(self) -> int | None:
+        """How far an estimate may miss the count (None: estimates do not tell)."""
+        return _OFFSET_SLACK if self._trusted else None
+
+    def count(self, start: int, end: int) -> int:
+        """Tokens of ``text[start:end]`` as ``count_tokens`` counts them."""
+        key = (start, end)
+        n = self._counts.get(key)
+        if n is None:
+            n = self._counts[key] = self.count_tokens(self.text[start:end])
+            guess = self._estimate(start, end)
+            if self._trusted and guess is not None and abs(n - guess) > _OFFSET_SLACK:
+                self._trusted = False  # offsets from another tokenizer: count everything from now on
+        return n
+
+    def _estimate(self, start: int, end: int) -> int | None:
+        if self._starts is None or self._ends is None:
+            return None
+        # tokens that start before ``end``, less those that end before ``start``
+        return bisect.bisect_left(self._starts, end) - bisect.bisect_right(self._ends, start)
+
+    def fits(self, start: int, end: int, max_tokens: int) -> bool:
+        """Whether ``text[start:end]`` is within ``max_tokens``: counted, unless offsets put it at half
+        the budget or less (an estimate is never off by half the budget)."""
+        guess = self._estimate(start, end)
+        if self._trusted and guess is not None and guess <= max_tokens // 2:
+            return True
+        return self.count(start, end) <= max_tokens
+
+    def over(self, pieces: Sequence[tuple[int, int]]) -> Callable[[int, int], int]:
+        """Estimated tokens of ``pieces[i]`` to ``pieces[j]`` (consecutive pieces of the text)."""
+        if self._starts is not None:
+            return lambda i, j: self._estimate(pieces[i][0], pieces[j][1]) or 0
+        prefix = [0, *itertools.accumulate(self.count(s, e) for s, e in pieces)]
+        return lambda i, j: prefix[j + 1] - prefix[i]
+
+
+def _grow(
+    pieces: Sequence[tuple[int, int]],
+    first: int,
+    max_tokens: int,
+    measure: _Measure,
+    estimate: Callable[[int, int], int],
+) -> int:
+    """The last piece of the run that starts at ``pieces[first]`` and grows while the next piece fits."""
+    guess = first
+    while guess + 1 < len(pieces) and estimate(first, guess + 1) <= max_tokens:
+        guess += 1
+    start = pieces[first][0]
+
+    def fits(k: int) -> bool:
+        return measure.count(start, pieces[k][1]) <= max_tokens
+
+    # An estimate from offsets is within a token or two of the count: a run clearly over the budget need
+    # not be counted, so a chunk usually costs one count of itself.
+    clearly_over = guess + 1 >= len(pieces) or (
+        measure.slack is not None and estimate(first, guess + 1) > max_tokens + measure.slack
+    )
+    if clearly_over and (guess == first or fits(guess)):
+        return guess
+    return _last_fitting(first, len(pieces), fits, guess)
+
+
+def _last_fitting(first: int, n: int, fits: Callable[[int], bool], guess: int) -> int:
+    """The last ``j`` of the run ``first..j`` that grows while the next item still fits (``fits(j)``: the
+    run ``first..j`` is within the budget; ``first`` alone is always taken).
+
+    Asks ``fits`` near ``guess`` and then gallops and bisects, so a good guess costs two calls and a bad
+    one a few more; this assumes that a run which does not fit does not fit grown either.
+    """
+    guess = min(max(guess, first), n - 1)
+    if guess == first or fits(guess):
+        lo, step = guess, 1
+        while lo + step < n and fits(lo + step):
+            lo += step
+            step *= 2
+        hi = min(lo + step, n)  # does not fit, or past the end
+    else:
+        hi, step = guess, 1
+        while hi - step > first and not fits(hi - step):
+            hi -= step
+            step *= 2
+        lo = max(hi - step, first)  # fits, or is the first item
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
 def _split_words(
-    text: str, start: int, end: int, max_tokens: int, count_tokens: Callable[[str], int]
+    text: str, start: int, end: int, max_tokens: int, measure: _Measure
 ) -> list[tuple[int, int]]:
     pieces: list[tuple[int, int]] = []
     # The first piece keeps the sentence's leading whitespace so that the pieces cover it without gaps.
-    words = [(m.start(), m.end()) for m in re.finditer(r"\s*\S+\s*", text[start:end])]
+    words = [(start + m.start(), start + m.end()) for m in re.finditer(r"\s*\S+\s*", text[start:end])]
     if not words:
         return [(start, end)]
+    estimate = measure.over(words)
     cur = 0
     while cur < len(words):
-        nxt = cur + 1
-        while (
-            nxt < len(words)
-            and count_tokens(text[start + words[cur][0] : start + words[nxt][1]]) <= max_tokens
-        ):
-            nxt += 1
-        pieces.append((start + words[cur][0], start + words[nxt - 1][1]))
-        cur = nxt
+        last = _grow(words, cur, max_tokens, measure, estimate)
+        pieces.append((words[cur][0], words[last][1]))
+        cur = last + 1
     return pieces

@@ -304,7 +304,18 @@ class TransformersBackend:
         return int(n)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+
+    def token_spans(self, text: str) -> list[tuple[int, int]] | None:
+        """Each token's (start, end) character offsets in ``text``, from one tokenization (None when
+        the tokenizer cannot tell: a slow, Python-only tokenizer). Chunking long texts measures them
+        with it (:func:`ieforge.grounding.chunk_text`)."""
+        if not getattr(self.tokenizer, "is_fast", False):
+            return None
+        offsets: list[tuple[int, int]] = self.tokenizer.backend_tokenizer.encode(
+            text, add_special_tokens=False
+        ).offsets
+        return offsets
 
     def render(self, chat: Chat, *, add_generation_prompt: bool = True) -> str:
         """The prompt string for ``chat`` in the model's own chat template."""

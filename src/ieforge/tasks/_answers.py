@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 
-from ieforge.grounding import Chunk, chunk_text, find_mentions, sentence_spans
+from ieforge.grounding import Chunk, TokenSpans, chunk_text, find_mentions, sentence_spans
 from ieforge.models.base import Backend, Chat, Generation
 from ieforge.prompts import ChatPrompt, load_chat_prompt
 from ieforge.prompts.parsers import ParsedString
@@ -102,7 +102,15 @@ def chunk_budget(backend: Backend, skeleton: Chat, max_new_tokens: int, max_chun
 
 def chunker(backend: Backend, max_tokens: int) -> Callable[[str], list[Chunk]]:
     """Split texts into chunks of at most ``max_tokens`` tokens (sentence boundaries, one overlapping)."""
-    return lambda text: chunk_text(text, max_tokens, backend.count_tokens)
+    spans = token_spans_of(backend)
+    return lambda text: chunk_text(text, max_tokens, backend.count_tokens, token_spans=spans)
+
+
+def token_spans_of(backend: Backend) -> TokenSpans | None:
+    """The backend's ``token_spans`` (each token's offsets, from one tokenization of a text) when it has
+    one: chunking a long text then tokenizes it about twice instead of once per sentence."""
+    spans = getattr(backend, "token_spans", None)
+    return spans if callable(spans) else None
 
 
 def task_prompt(prompt: str | ChatPrompt, task: str, parsers: Sequence[str]) -> ChatPrompt:

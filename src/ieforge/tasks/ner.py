@@ -15,7 +15,7 @@ from ieforge.grounding import Chunk, chunk_text, find_mentions
 from ieforge.models.base import Backend, Chat, Generation
 from ieforge.prompts import NERPrompt, Prompt, TypingPrompt, load_ner_prompt, load_typing_prompt
 from ieforge.prompts.parsers import parse_string_list
-from ieforge.tasks._answers import BATCHES_PER_CALL, answer_score, chunk_budget
+from ieforge.tasks._answers import BATCHES_PER_CALL, answer_score, chunk_budget, token_spans_of
 from ieforge.tasks.entity_typing import Candidate, EntityTyper, TypingReading
 from ieforge.types import Entity, NERResult, ParseStats
 
@@ -116,7 +116,8 @@ class NERTask:
         return self.prompt.chat(chunk.text, label)
 
     def chunks(self, text: str) -> list[Chunk]:
-        return chunk_text(text, self.max_chunk_tokens, self.backend.count_tokens)
+        spans = token_spans_of(self.backend)
+        return chunk_text(text, self.max_chunk_tokens, self.backend.count_tokens, token_spans=spans)
 
     def answer_budgets(self, chunks: Sequence[Chunk]) -> list[int]:
         """New tokens each answer may take: ``max_new_tokens``, but no more than a list quoting every
