@@ -395,19 +395,39 @@ def test_openapi_spec_types_every_endpoint(client: TestClient) -> None:
 
 @pytest.mark.model
 def test_end_to_end_relations_refuse_more_pairs_than_the_cap(small_backend: Any) -> None:
-    """A text whose entities make more pairs than max_pairs is a 400 before any pair is classified."""
+    """Given entities make a known number of pairs (no NER runs), so the cap is met exactly whatever the
+    model would find: at the cap the pairs are classified, one over it is a 400 before any model call."""
     text = "Bill Gates and Paul Allen founded Microsoft in Albuquerque."
-    types = ["person", "organization", "location"]
+    entities = [
+        {"mention": "Bill Gates", "type": "PERSON"},
+        {"mention": [15, 25], "type": "PERSON"},
+        {"mention": "Microsoft", "type": "ORGANIZATION"},
+    ]
+    request = {"text": text, "schema": "fewrel", "entities": entities}  # fewrel: every pair allowed
     ex = Extractor(small_backend, max_new_tokens=16)
-    found = ex.ner(text, types).entities
-    pairs = sum(1 for h in found for t in found if h.end <= t.start or t.end <= h.start)
-    assert pairs >= 2, "the model finds at least two separate entities in this sentence"
-    request = {"text": text, "schema": "fewrel", "entity_types": types}  # fewrel: every pair allowed
-    with TestClient(create_app(ex, limits=Limits(max_pairs=pairs))) as at_cap:
-        post(at_cap, "/v1/relations", request)
-    with TestClient(create_app(ex, limits=Limits(max_pairs=pairs - 1))) as below:
+    with TestClient(create_app(ex, limits=Limits(max_pairs=6))) as at_cap:
+        body = post(at_cap, "/v1/relations", request)
+        for raw in body["relations"]:
+            rel = Relation.model_validate(raw)
+            assert {rel.head.text, rel.tail.text} <= {"Bill Gates", "Paul Allen", "Microsoft"}
+            assert rel.head != rel.tail
+    with TestClient(create_app(ex, limits=Limits(max_pairs=5))) as below:
         body = post(below, "/v1/relations", request, status=400)
-    assert body["error"] == (
-        f"{len(found)} entities make {pairs} pairs to classify, more than the {pairs - 1} allowed; "
-        "send a shorter text"
-    )
+        assert (
+            body["error"]
+            == "3 entities make 6 pairs to classify, more than the 5 allowed; send fewer entities"
+        )
+        overlapping = {
+            "text": text,
+            "schema": "fewrel",
+            "entities": [*entities, {"mention": "Bill", "type": "X"}],
+        }
+        post(below, "/v1/relations", overlapping, status=400)  # 3 more pairs: Bill overlaps Bill Gates
+        body = post(
+            below, "/v1/relations", {**request, "entities": [{"mention": "Zoe", "type": "P"}]}, status=400
+        )
+        assert body["error"] == "entity 1 'Zoe' does not occur in the text"
+        body = post(below, "/v1/relations", {**request, "entity_types": ["person"]}, status=400)
+        assert body["error"].startswith(
+            "give entity_types (for NER to find) or entities (found already), not both"
+        )

@@ -1,4 +1,5 @@
-"""`ieforge serve` as a real process: it loads SmolLM2-135M, listens on a free port and answers HTTP."""
+"""`ieforge serve` as a real process: it loads SmolLM2-135M, listens on a free port and answers HTTP. It
+takes its API key from IEFORGE_API_KEY, fails at once on a port in use and warns when exposed keyless."""
 
 from __future__ import annotations
 
@@ -59,16 +60,24 @@ def test_serve_answers_health_and_ner_over_http(
         "--max-new-tokens",
         "16",
     ]
-    env = {**os.environ, "IEFORGE_HOME": str(model_home)}  # the session's converted model, shared
+    key = "process-key"
+    env = {**os.environ, "IEFORGE_HOME": str(model_home), "IEFORGE_API_KEY": key}  # the session's model
     with log.open("wb") as sink:
         proc = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
-            health = _wait_for_health(http, proc, log)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as open_http:
+            health = _wait_for_health(open_http, proc, log)  # /health needs no key
             assert health.status_code == 200
             assert health.json()["model"] == "smollm2-135m"
             assert health.json()["limits"]["max_chars"] == 300
-
+            assert (health.json()["max_queue"], health.json()["request_timeout"]) == (16, 300.0)
+            refused = open_http.post("/v1/ner", json={"text": "Paris.", "labels": ["city"]})
+            assert refused.status_code == 401
+            assert refused.json() == {
+                "error": "this service needs an API key: send the header 'Authorization: Bearer KEY'"
+            }
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120, headers=headers) as http:
             text = "Paris is the capital of France."
             r = http.post("/v1/ner", json={"text": text, "labels": ["city", "country"]})
             assert r.status_code == 200, r.text
@@ -99,7 +108,59 @@ def test_serve_answers_health_and_ner_over_http(
             proc.wait()
     output = log.read_text()
     assert f"serving smollm2-135m at http://127.0.0.1:{port}" in output
+    assert "requests need the API key" in output and "warning" not in output
     assert "Traceback" not in output
+
+
+def test_serve_fails_at_once_on_a_port_in_use_without_loading_the_model(tmp_path: Path) -> None:
+    """Loading smollm2-135m into an empty IEFORGE_HOME converts it there (the session's model_home holds
+    it after the first load); on a port in use the home stays empty: the model was never touched."""
+    home = tmp_path / "home"
+    home.mkdir()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        res = subprocess.run(
+            [sys.executable, "-m", "ieforge.cli", "serve", "--model", "smollm2-135m", "--port", str(port)],
+            env={**os.environ, "IEFORGE_HOME": str(home)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        took = time.monotonic() - started
+    assert res.returncode == 2, res.stderr
+    assert res.stderr == f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    assert res.stdout == ""
+    assert list(home.iterdir()) == []  # nothing converted, nothing verified: the model was not loaded
+    assert took < 60, took  # loose: it is the interpreter's start-up, not a model load
+
+
+def test_serve_warns_on_a_non_loopback_host_without_a_key() -> None:
+    """The warning comes once the address is bound, before the model loads (here: an unknown one)."""
+    runner = CliRunner()
+    base = ["serve", "--model", "no-such-model", "--host", "0.0.0.0", "--port", str(_free_port())]
+    res = runner.invoke(app, base, env={"IEFORGE_API_KEY": None, "COLUMNS": "300"})
+    assert res.exit_code == 2
+    lines = res.output.splitlines()
+    assert lines[0] == (
+        "warning: --host 0.0.0.0 is reachable from other machines and no --api-key is set: anyone who can "
+        "reach the port can use every endpoint"
+    )
+    assert "error: unknown model 'no-such-model'" in res.output
+    for keyed, env in (
+        ([*base, "--api-key", "k"], {"IEFORGE_API_KEY": None}),
+        (base, {"IEFORGE_API_KEY": "k"}),
+    ):
+        res = runner.invoke(app, keyed, env=env)
+        assert res.exit_code == 2 and "warning" not in res.output
+        assert "error: unknown model 'no-such-model'" in res.output
+    loopback = ["serve", "--model", "no-such-model", "--port", str(_free_port())]
+    res = runner.invoke(app, loopback, env={"IEFORGE_API_KEY": None})
+    assert res.exit_code == 2 and "warning" not in res.output
+    res = runner.invoke(app, [*base, "--api-key", " "])
+    assert res.exit_code == 2 and "error: the API key (--api-key or IEFORGE_API_KEY) is empty" in res.output
 
 
 def test_serve_with_an_unknown_model_fails_with_one_line() -> None:

@@ -5,6 +5,7 @@ ones (negative mode: they must be refused with a documented 4xx). Every response
 status with a body matching its schema, never a 5xx. The caps are tight and answers short so each
 operation takes seconds; RAMS (139 event types in one question) is left out of the fuzzing for time.
 Generated head/tail mentions seldom occur in generated texts, so /v1/re is also fuzzed with pairs that do.
+The service has an API key (its spec states the bearer scheme); every generated request sends it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ pytestmark = pytest.mark.model
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
 TASKS = ["/v1/ner", "/v1/re", "/v1/relations", "/v1/events", "/v1/openie", "/v1/table"]
 EXAMPLES = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 25}
+KEY = "fuzz-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +51,7 @@ def app(small_backend: Any) -> FastAPI:
         max_instruction_chars=60,
         max_body_bytes=4096,
     )
-    return create_app(Extractor(small_backend, max_new_tokens=8), limits=limits)
+    return create_app(Extractor(small_backend, max_new_tokens=8), limits=limits, api_key=KEY)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +69,7 @@ def fuzz(operation: Any, mode: GenerationMode) -> None:
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: Any) -> None:
         assume(not (isinstance(case.body, dict) and case.body.get("schema") == "rams"))
-        case.call_and_validate(checks=CHECKS, timeout=300)
+        case.call_and_validate(checks=CHECKS, timeout=300, headers=AUTH)
 
     run()
 
@@ -117,7 +120,7 @@ def _pair_requests(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def test_relation_pairs_in_the_text_are_classified_and_grounded(app: FastAPI) -> None:
-    client = TestClient(app)
+    client = TestClient(app, headers=AUTH)
 
     @settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(body=_pair_requests())

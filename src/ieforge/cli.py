@@ -1209,16 +1209,47 @@ def serve(
     batch_size: Annotated[int | None, typer.Option(help="questions decoded together", min=1)] = None,
     device: DeviceOpt = "auto",
     base_url: BaseUrlOpt = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="IEFORGE_API_KEY",
+            show_envvar=True,
+            help="every endpoint but /health needs 'Authorization: Bearer KEY' (what OpenAI clients send)",
+        ),
+    ] = None,
+    max_queue: Annotated[
+        int,
+        typer.Option(help="requests that may wait for the model; one more is refused with 503", min=0),
+    ] = 16,
+    request_timeout: Annotated[
+        float,
+        typer.Option(help="seconds a request may take, waiting included, before a 504 (0: no limit)", min=0),
+    ] = 300.0,
 ) -> None:
     """Serve the model over HTTP: task endpoints (/v1/ner, /v1/re, ...), OpenAPI docs at /docs."""
     try:
         import uvicorn
 
-        from ieforge.serve import create_app
+        from ieforge.serve import create_app, is_loopback, listen
         from ieforge.serve.tasks_api import Limits
     except ImportError as exc:
         raise _fail(f"ieforge serve needs fastapi and uvicorn ({exc}); pip install fastapi uvicorn") from None
     from ieforge.extractor import Extractor
+
+    if api_key is not None and not api_key.strip():
+        raise _fail("the API key (--api-key or IEFORGE_API_KEY) is empty")
+    shown = f"[{host}]" if ":" in host else host
+    try:  # the port first: in use, it fails now, before the model loads
+        sock = listen(host, port)
+    except OSError as exc:
+        raise _fail(f"cannot listen on {shown}:{port}: {exc.strerror or exc}") from None
+    if api_key is None and not is_loopback(sock):
+        err.print(
+            f"warning: --host {host} is reachable from other machines and no --api-key is set: anyone who "
+            "can reach the port can use every endpoint",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     caps = {
         "max_chars": max_chars,
@@ -1234,16 +1265,24 @@ def serve(
             model, batch_size=batch_size, device=device, max_new_tokens=max_new_tokens, base_url=base_url
         )
         _load(ex, model)
-        web = create_app(ex, limits=limits)
+        web = create_app(
+            ex,
+            limits=limits,
+            api_key=api_key,
+            max_queue=max_queue,
+            request_timeout=request_timeout or None,
+        )
     except IEForgeError as exc:
+        sock.close()
         raise _fail(str(exc)) from None
-    shown = f"[{host}]" if ":" in host else host
     err.print(
-        f"serving {ex.backend.name} at http://{shown}:{port} (API docs: http://{shown}:{port}/docs)",
+        f"serving {ex.backend.name} at http://{shown}:{port} (API docs: http://{shown}:{port}/docs)"
+        + ("; requests need the API key" if api_key else ""),
         highlight=False,
         soft_wrap=True,
     )
-    uvicorn.run(web, host=host, port=port, log_level="info")
+    server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="info"))
+    server.run(sockets=[sock])
 
 
 # ----- alignment: corpus, SFT, preference pairs, DPO ------------------------------------------------

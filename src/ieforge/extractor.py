@@ -254,6 +254,7 @@ class Extractor:
         calibrate: bool = False,
         permutations: int = 1,
         max_pairs: int | None = None,
+        entities: Sequence[tuple[Argument, str]] | None = None,
     ) -> list[Relation]:
         """End-to-end relation extraction: find entities of the schema's types with NER, then classify every
         ordered pair of non-overlapping entities whose types the schema's constraints allow.
@@ -261,38 +262,40 @@ class Extractor:
         ``max_pairs`` refuses (:class:`InputError`) a text whose entities make more pairs than that,
         before any pair is classified (a service's bound on the work one request may ask for).
 
-        ``entity_types`` overrides the types (needed for schemas without type constraints). Pairs read as
-        the none label are left out of the result.
+        ``entity_types`` overrides the types (needed for schemas without type constraints). ``entities``
+        skips NER: ``(mention, type)`` pairs, each mention a string found in the text (first occurrence),
+        (start, end) offsets or a :class:`Mention`. Pairs read as the none label are left out of the result.
         """
         task = self.relation_task(
             schema, method, reading=reading, calibrate=calibrate, permutations=permutations
         )
-        types = list(entity_types) if entity_types is not None else entity_types_of(task.schema)
-        if not types:
-            raise InputError(
-                f"schema '{task.schema.name}' names no entity types; pass entity_types=[...] for its entities"
-            )
-        by_label = {type_to_label(t): t for t in types}
-        found = self.ner(text, list(by_label)).entities
+        found: list[tuple[Mention, str]]
+        if entities is not None:
+            if entity_types is not None:
+                raise InputError("give entity_types (for NER to find) or entities (found already), not both")
+            found = [(_mention(text, m, f"entity {n}"), t) for n, (m, t) in enumerate(entities, 1)]
+        else:
+            types = list(entity_types) if entity_types is not None else entity_types_of(task.schema)
+            if not types:
+                raise InputError(
+                    f"schema '{task.schema.name}' names no entity types; pass entity_types=[...] for its "
+                    "entities"
+                )
+            by_label = {type_to_label(t): t for t in types}
+            found = [
+                (Mention(start=e.start, end=e.end, text=e.text), by_label[e.label])
+                for e in self.ner(text, list(by_label)).entities
+            ]
         queries: list[RelationQuery] = []
-        for h in found:
-            for t in found:
-                if h.end <= t.start or t.end <= h.start:  # distinct, non-overlapping mentions
-                    ht, tt = by_label[h.label], by_label[t.label]
-                    if task.schema.allowed_labels(ht, tt):
-                        queries.append(
-                            RelationQuery(
-                                text,
-                                Mention(start=h.start, end=h.end, text=h.text),
-                                Mention(start=t.start, end=t.end, text=t.text),
-                                ht,
-                                tt,
-                            )
-                        )
+        for h, ht in found:
+            for t, tt in found:
+                apart = h.end <= t.start or t.end <= h.start  # distinct, non-overlapping mentions
+                if apart and task.schema.allowed_labels(ht, tt):
+                    queries.append(RelationQuery(text, h, t, ht, tt))
         if max_pairs is not None and len(queries) > max_pairs:
             raise InputError(
                 f"{len(found)} entities make {len(queries)} pairs to classify, more than the {max_pairs} "
-                "allowed; send a shorter text"
+                f"allowed; send {'fewer entities' if entities is not None else 'a shorter text'}"
             )
         best: dict[tuple[int, int, int, int], Relation] = {}
         for r in task.run_many(queries):

@@ -1,16 +1,20 @@
 """The FastAPI application: one extractor (one model) behind typed task endpoints.
 
 Errors have one shape whatever their cause: ``{"error": "one line"}``. Bad fields are 422, a body over
-``max_body_bytes`` is 413, the library's input errors and unknown schema names are 400, and anything
-unexpected is a 500 whose body names only the exception type (the traceback goes to the server log).
+``max_body_bytes`` is 413, the library's input errors and unknown schema names are 400, a missing or
+wrong API key is 401, a full request queue is 503 (with ``Retry-After``), a request past its timeout is
+504, and anything unexpected is a 500 whose body names only the exception type (the traceback goes to the
+server log). The OpenAI-compatible endpoints keep OpenAI's error shape (:mod:`ieforge.serve.openai_api`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import socket
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -18,32 +22,75 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ieforge.extractor import Extractor
 from ieforge.serve import openai_api, page, tasks_api
+from ieforge.serve.admission import DEFAULT_MAX_QUEUE, DEFAULT_REQUEST_TIMEOUT, Admission, require_key
 from ieforge.serve.tasks_api import Limits
 
 logger = logging.getLogger("ieforge.serve")
 
 
-def create_app(extractor: Extractor, *, limits: Limits | None = None, max_batch: int = 16) -> FastAPI:
+def create_app(
+    extractor: Extractor,
+    *,
+    limits: Limits | None = None,
+    max_batch: int = 16,
+    api_key: str | None = None,
+    max_queue: int = DEFAULT_MAX_QUEUE,
+    request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT,
+) -> FastAPI:
     """An app serving ``extractor``'s model: task endpoints, OpenAI-compatible chat, and the page.
 
     The model is loaded here (not on the first request). ``limits`` caps every request (see
     :class:`~ieforge.serve.tasks_api.Limits` for the defaults). ``max_batch`` bounds how many waiting
     chat requests the OpenAI-compatible endpoint answers in one model call (1: each alone).
+
+    With ``api_key``, every endpoint but ``/health`` needs ``Authorization: Bearer API_KEY`` (the page
+    and the API docs load without it: they run nothing, and the page asks for the key). Requests that run
+    the model wait in one queue of ``max_queue`` places behind the one being answered, and each gets
+    ``request_timeout`` seconds (``None``: no limit); see :mod:`ieforge.serve.admission`.
     """
     lim = limits or Limits()
+    gate = Admission(max_queue, request_timeout)
+    guard = [Security(require_key(api_key))] if api_key else []
     app = FastAPI(
         title="ieforge",
         summary="Information extraction with a language model; every span grounded to character offsets.",
         version=_version(),
     )
-    app.include_router(tasks_api.router(extractor, lim))
-    app.include_router(openai_api.router(extractor, max_batch=max_batch))
-    app.include_router(page.router(extractor))
+    app.include_router(tasks_api.router(extractor, lim, admission=gate, dependencies=guard))
+    app.include_router(openai_api.router(extractor, max_batch=max_batch, admission=gate, dependencies=guard))
+    app.include_router(page.router(extractor, dependencies=guard))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=lim.max_body_bytes)
     return app
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` and listening, for the server to take (``uvicorn.Server.run(
+    sockets=[...])``). Binding first, before the model loads, makes a port in use fail at once.
+    Raises :class:`OSError` (a host that does not resolve is a :class:`socket.gaierror`)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restarts need no wait
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def is_loopback(sock: socket.socket) -> bool:
+    """The socket listens on a loopback address only (127.0.0.0/8, ::1): no other machine can connect."""
+    address = str(sock.getsockname()[0]).split("%", 1)[0]
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def _version() -> str:

@@ -4,7 +4,8 @@ One request at a time leaves a batching backend idle: a client running 8 request
 8 separate generations. The batcher keeps one thread at the model. Whatever requests queued up while
 it was busy become its next call, one ``generate`` per group of requests that share temperature,
 answer prefix, stop strings and logit bias (each request keeps its own token limit). A request alone
-in the queue runs alone, exactly as it would without the batcher.
+in the queue runs alone, exactly as it would without the batcher. A request whose deadline has passed
+when the model is free for it is dropped (:class:`~ieforge.serve.admission.RequestTimeout`) unasked.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 import inspect
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ieforge.models.base import Backend, Chat, Generation
+from ieforge.serve.admission import RequestTimeout
 
 TopTokens = list[tuple[str, float]]
 Key = tuple[float, str, tuple[str, ...], tuple[tuple[int, float], ...]]
@@ -35,6 +38,8 @@ class Ask:
     """how many of the first position's top tokens to list (0: none)"""
     bias: tuple[tuple[int, float], ...] = ()
     """logit bias: (token id, value) pairs"""
+    deadline: float | None = None
+    """a :func:`time.monotonic` time after which the request is dropped unasked (None: never)"""
     generation: Generation | None = None
     top_tokens: TopTokens | None = None
     error: BaseException | None = None
@@ -83,10 +88,21 @@ class Batcher:
             for group in groups.values():
                 self._run(group)
 
-    def _run(self, group: list[Ask]) -> None:
-        first = group[0]
+    def _run(self, waiting: list[Ask]) -> None:
+        group = waiting
         try:
             with self._lock:
+                now = time.monotonic()
+                group = []
+                for a in waiting:
+                    if a.deadline is not None and a.deadline <= now:  # its client has had a 504
+                        a.error = RequestTimeout()
+                        a.done.set()
+                    else:
+                        group.append(a)
+                if not group:
+                    return
+                first = group[0]
                 model = self._backend()
                 self.calls.append(len(group))
                 extra: dict[str, Any] = {}

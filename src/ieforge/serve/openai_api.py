@@ -20,18 +20,22 @@ the transformers backend); later tokens list only the chosen token, and so does 
 that cannot. Token strings are the answer's text cut at each token's span, so they join up to it exactly.
 
 Errors are OpenAI's shape, ``{"error": {"message", "type", "param", "code"}}``: 400 for a bad request,
-404 for another model name. Every model call holds the process's model lock. Requests that wait for the
-model while it is busy are answered together in one batched call (:mod:`ieforge.serve.batching`).
+401 for a missing or wrong API key (``Authorization: Bearer KEY``, as OpenAI's clients send it), 404 for
+another model name, 503 (with ``Retry-After``) when the request queue is full and 504 past the request
+timeout (:mod:`ieforge.serve.admission`). Every model call holds the process's model lock. Requests that
+wait for the model while it is busy are answered together in one batched call
+(:mod:`ieforge.serve.batching`).
 """
 
 import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.params import Depends
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -40,6 +44,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ieforge.errors import IEForgeError
 from ieforge.extractor import Extractor
 from ieforge.models.base import Backend, Chat, Generation, Message
+from ieforge.serve.admission import Admission
 from ieforge.serve.batching import Ask, Batcher
 from ieforge.serve.tasks_api import MODEL_LOCK
 
@@ -344,13 +349,33 @@ def _conversation(body: ChatCompletionRequest) -> tuple[Chat, str]:
     return chat, ""
 
 
-def router(extractor: Extractor, *, max_batch: int = 16) -> APIRouter:
-    """``/v1/models``, ``/v1/chat/completions`` and ``/tokenize`` for ``extractor``'s model."""
+def router(
+    extractor: Extractor,
+    *,
+    max_batch: int = 16,
+    admission: Admission | None = None,
+    dependencies: Sequence[Depends] = (),
+) -> APIRouter:
+    """``/v1/models``, ``/v1/chat/completions`` and ``/tokenize`` for ``extractor``'s model. Chat requests
+    queue in ``admission`` (default: :class:`Admission`'s bounds); ``dependencies`` guard every endpoint
+    (the API key's check)."""
+    gate = admission or Admission()
+    responses: dict[int | str, dict[str, Any]] = {
+        400: {"model": ErrorResponse},
+        404: {"model": ErrorResponse},
+    }
+    if dependencies:
+        responses[401] = {"model": ErrorResponse, "description": "no API key, or not the service's"}
     api = APIRouter(
-        route_class=OpenAIRoute,
-        tags=["openai"],
-        responses={400: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
+        route_class=OpenAIRoute, tags=["openai"], responses=responses, dependencies=list(dependencies)
     )
+    queue_responses: dict[int | str, dict[str, Any]] = {
+        503: {
+            "model": ErrorResponse,
+            "description": "the request queue is full; retry after the seconds in the Retry-After header",
+        },
+        504: {"model": ErrorResponse, "description": "no answer within the request timeout"},
+    }
     started = int(time.time())
 
     # Counting tokens needs the tokenizer only: it takes its own lock, not the model's, so a chat
@@ -375,9 +400,16 @@ def router(extractor: Extractor, *, max_batch: int = 16) -> APIRouter:
     def list_models() -> ModelList:
         return ModelList(data=[ModelCard(id=model.name, created=started, max_model_len=model.context_length)])
 
-    @api.post("/v1/chat/completions", summary="A chat completion (OpenAI's API, non-streaming)")
-    def chat_completions(body: ChatCompletionRequest) -> ChatCompletion:
+    @api.post(
+        "/v1/chat/completions",
+        summary="A chat completion (OpenAI's API, non-streaming)",
+        responses=queue_responses,
+    )
+    async def chat_completions(body: ChatCompletionRequest) -> ChatCompletion:
         check_model(body.model, model.name)
+        return await gate.run(lambda deadline: complete(body, deadline))
+
+    def complete(body: ChatCompletionRequest, deadline: float | None) -> ChatCompletion:
         chat, prefix = _conversation(body)
         stops = body.stops()
         k = (body.top_logprobs or 0) if body.logprobs else 0
@@ -401,6 +433,7 @@ def router(extractor: Extractor, *, max_batch: int = 16) -> APIRouter:
                     stops=tuple(stops),
                     top=k,
                     bias=tuple(sorted((int(t), v) for t, v in (body.logit_bias or {}).items())),
+                    deadline=deadline,
                 )
             )
         except (IEForgeError, ValueError) as exc:

@@ -11,10 +11,11 @@ Errors are ``{"error": "one line"}`` (see :mod:`ieforge.serve.app` for the handl
 # class could not be resolved.
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, HTTPException
+from fastapi.params import Depends
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeInt
 
 from ieforge.errors import IEForgeError, RequestError
@@ -22,6 +23,7 @@ from ieforge.extractor import Extractor
 from ieforge.schemas._files import _builtin
 from ieforge.schemas.events import EventSchema, available_event_schemas
 from ieforge.schemas.relations import RelationSchema, available_relation_schemas
+from ieforge.serve.admission import Admission, acquire_until
 from ieforge.types import EventResult, NERResult, Relation, TableResult, TriplesResult
 
 T = TypeVar("T")
@@ -64,6 +66,9 @@ class Health(BaseModel):
         "when the service was started without a model)"
     )
     busy: bool = Field(description="a model call is running now (requests queue behind it)")
+    requests: int = Field(description="requests the model is answering or that wait for it now")
+    max_queue: int = Field(description="most requests that may wait behind the one being answered")
+    request_timeout: float | None = Field(description="seconds a request may take, waiting included")
     limits: Limits
 
 
@@ -82,6 +87,17 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "a field is missing, malformed, blank or over its cap"},
     500: {"model": ErrorBody, "description": "an unexpected failure (details in the server log)"},
     502: {"model": ErrorBody, "description": "the model server behind an openai:NAME model did not answer"},
+}
+QUEUE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": ErrorBody,
+        "description": "the request queue is full; retry after the seconds in the Retry-After header",
+        "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+    },
+    504: {"model": ErrorBody, "description": "no answer within the request timeout; the request was dropped"},
+}
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "no API key, or not the service's (Authorization: Bearer KEY)"},
 }
 
 Offsets = tuple[NonNegativeInt, NonNegativeInt]
@@ -122,21 +138,40 @@ def check_reading(method: str, reading: str) -> None:
         raise HTTPException(400, "reading 'verify' works with method 'qa4re' only")
 
 
-def run_model(call: Callable[[], T]) -> T:
-    """Run one library call under the model lock. The library's errors about the input become 400s; a
-    remote model server that does not answer (an ``openai:NAME`` model) is a 502."""
-    with MODEL_LOCK:
-        try:
-            return call()
-        except RequestError as exc:
-            raise HTTPException(502, str(exc) or type(exc).__name__) from None
-        except IEForgeError as exc:
-            raise HTTPException(400, str(exc) or type(exc).__name__) from None
+def run_model(call: Callable[[], T], deadline: float | None = None) -> T:
+    """Run one library call under the model lock, taking the lock no later than ``deadline`` (a monotonic
+    time; else :class:`~ieforge.serve.admission.RequestTimeout`). The library's errors about the input
+    become 400s; a remote model server that does not answer (an ``openai:NAME`` model) is a 502."""
+    acquire_until(MODEL_LOCK, deadline)
+    try:
+        return call()
+    except RequestError as exc:
+        raise HTTPException(502, str(exc) or type(exc).__name__) from None
+    except IEForgeError as exc:
+        raise HTTPException(400, str(exc) or type(exc).__name__) from None
+    finally:
+        MODEL_LOCK.release()
 
 
-def router(extractor: Extractor, limits: Limits | None = None) -> APIRouter:
-    """The task endpoints for ``extractor``'s model, with ``limits`` on every request (defaults: Limits())."""
+def router(
+    extractor: Extractor,
+    limits: Limits | None = None,
+    *,
+    admission: Admission | None = None,
+    dependencies: Sequence[Depends] = (),
+) -> APIRouter:
+    """The task endpoints for ``extractor``'s model, with ``limits`` on every request (defaults: Limits()).
+
+    Requests that run the model queue in ``admission`` (default: :class:`Admission`'s bounds);
+    ``dependencies`` guard every endpoint but ``/health`` (the API key's check)."""
     lim = limits or Limits()
+    gate = admission or Admission()
+    guard = list(dependencies)
+    guarded = {**AUTH_RESPONSES} if guard else {}
+
+    async def model_call(call: Callable[[], T]) -> T:
+        return await gate.run(lambda deadline: run_model(call, deadline))
+
     model_name = extractor.backend.name  # loads the model now, not on the first request
     ner_model_name = extractor.ner_backend.name  # and NER's, when it has its own default
     relation_names = ", ".join(available_relation_schemas())
@@ -211,10 +246,31 @@ def router(extractor: Extractor, limits: Limits | None = None) -> APIRouter:
         reading: ReadingField = "letters"
         calibrate: CalibrateField = False
 
-    class RelationsRequest(BaseModel):
-        """Find entities, then classify every pair the schema's type constraints allow."""
+    class GivenEntity(BaseModel):
+        """An entity already found: where it is in the text and its type."""
 
-        model_config = examples({"text": "Bill Gates founded Microsoft in Seattle.", "schema": "tacred"})
+        model_config = ConfigDict(extra="forbid")
+
+        mention: Mention | Offsets = Field(
+            description="a string found in the text (first occurrence) or [start, end] offsets"
+        )
+        type: Name = Field(description="its entity type, e.g. PERSON (as the schema's constraints name it)")
+
+    class RelationsRequest(BaseModel):
+        """Find entities (or take the given ones), then classify every pair the schema's type constraints
+        allow."""
+
+        model_config = examples(
+            {"text": "Bill Gates founded Microsoft in Seattle.", "schema": "tacred"},
+            {
+                "text": "Bill Gates founded Microsoft in Seattle.",
+                "schema": "tacred",
+                "entities": [
+                    {"mention": "Bill Gates", "type": "PERSON"},
+                    {"mention": [19, 28], "type": "ORGANIZATION"},
+                ],
+            },
+        )
 
         text: Text
         schema_: RelationSchemaName = Field(default="tacred", alias="schema")
@@ -223,6 +279,12 @@ def router(extractor: Extractor, limits: Limits | None = None) -> APIRouter:
             min_length=1,
             max_length=lim.max_labels,
             description="entity types to find (default: the types the schema's constraints name)",
+        )
+        entities: list[GivenEntity] | None = Field(
+            default=None,
+            min_length=1,
+            description="the entities, found already: no NER runs (not with entity_types); every pair "
+            f"counts toward the cap of {lim.max_pairs} pairs",
         )
         method: MethodField = "qa4re"
         reading: ReadingField = "letters"
@@ -279,24 +341,47 @@ def router(extractor: Extractor, limits: Limits | None = None) -> APIRouter:
         )
 
     api = APIRouter(responses=ERROR_RESPONSES)
+    queued = {**guarded, **QUEUE_RESPONSES}
 
-    @api.get("/health", tags=["service"], summary="Service status and model")
+    @api.get("/health", tags=["service"], summary="Service status and model (open without the API key)")
     async def health() -> Health:
-        return Health(model=model_name, ner_model=ner_model_name, busy=MODEL_LOCK.locked(), limits=lim)
+        return Health(
+            model=model_name,
+            ner_model=ner_model_name,
+            busy=MODEL_LOCK.locked(),
+            requests=gate.taken,
+            max_queue=gate.max_queue,
+            request_timeout=gate.timeout,
+            limits=lim,
+        )
 
-    @api.get("/v1/limits", tags=["service"], summary="Caps on every request")
+    @api.get(
+        "/v1/limits", tags=["service"], summary="Caps on every request", dependencies=guard, responses=guarded
+    )
     async def get_limits() -> Limits:
         return lim
 
-    @api.post("/v1/ner", tags=["tasks"], summary="Named entities of the given types")
-    def ner(req: NERRequest) -> NERResult:
-        return run_model(lambda: extractor.ner(req.text, req.labels))
+    @api.post(
+        "/v1/ner",
+        summary="Named entities of the given types",
+        tags=["tasks"],
+        dependencies=guard,
+        responses=queued,
+    )
+    async def ner(req: NERRequest) -> NERResult:
+        return await model_call(lambda: extractor.ner(req.text, req.labels))
 
-    @api.post("/v1/re", tags=["tasks"], summary="The relation between a head and a tail mention")
-    def relation(req: RERequest) -> Relation:
+    @api.post(
+        "/v1/re",
+        summary="The relation between a head and a tail mention",
+        tags=["tasks"],
+        dependencies=guard,
+        responses=queued,
+    )
+    async def relation(req: RERequest) -> Relation:
         schema = relation_schema(req.schema_)
         check_reading(req.method, req.reading)
-        return run_model(
+        return await model_call(
             lambda: extractor.relations(
                 req.text,
                 req.head,
@@ -310,11 +395,18 @@ def router(extractor: Extractor, limits: Limits | None = None) -> APIRouter:
             )
         )
 
-    @api.post("/v1/relations", tags=["tasks"], summary="End-to-end: entities, then their relations")
-    def relations(req: RelationsRequest) -> RelationsResult:
+    @api.post(
+        "/v1/relations",
+        summary="End-to-end: entities, then their relations",
+        tags=["tasks"],
+        dependencies=guard,
+        responses=queued,
+    )
+    async def relations(req: RelationsRequest) -> RelationsResult:
         schema = relation_schema(req.schema_)
         check_reading(req.method, req.reading)
-        found = run_model(
+        given = None if req.entities is None else [(e.mention, e.type) for e in req.entities]
+        found = await model_call(
             lambda: extractor.extract_relations(
                 req.text,
                 schema=schema,
@@ -323,21 +415,38 @@ def router(extractor: Extractor, limits: Limits | None = None) -> APIRouter:
                 reading=req.reading,
                 calibrate=req.calibrate,
                 max_pairs=lim.max_pairs,
+                entities=given,
             )
         )
         return RelationsResult(text=req.text, schema_name=schema.id, relations=found, model=model_name)
 
-    @api.post("/v1/events", tags=["tasks"], summary="Events: triggers and their arguments")
-    def events(req: EventsRequest) -> EventResult:
+    @api.post(
+        "/v1/events",
+        summary="Events: triggers and their arguments",
+        tags=["tasks"],
+        dependencies=guard,
+        responses=queued,
+    )
+    async def events(req: EventsRequest) -> EventResult:
         schema = event_schema(req.schema_)
-        return run_model(lambda: extractor.event_result(req.text, schema=schema, detection=req.detection))
+        return await model_call(
+            lambda: extractor.event_result(req.text, schema=schema, detection=req.detection)
+        )
 
-    @api.post("/v1/openie", tags=["tasks"], summary="Open IE triples")
-    def openie(req: OpenIERequest) -> TriplesResult:
-        return run_model(lambda: extractor.triples_result(req.text))
+    @api.post("/v1/openie", summary="Open IE triples", tags=["tasks"], dependencies=guard, responses=queued)
+    async def openie(req: OpenIERequest) -> TriplesResult:
+        return await model_call(lambda: extractor.triples_result(req.text))
 
-    @api.post("/v1/table", tags=["tasks"], summary="A table with the given headers, filled from the text")
-    def table(req: TableRequest) -> TableResult:
-        return run_model(lambda: extractor.table(req.text, instruction=req.instruction, headers=req.headers))
+    @api.post(
+        "/v1/table",
+        summary="A table with the given headers, filled from the text",
+        tags=["tasks"],
+        dependencies=guard,
+        responses=queued,
+    )
+    async def table(req: TableRequest) -> TableResult:
+        return await model_call(
+            lambda: extractor.table(req.text, instruction=req.instruction, headers=req.headers)
+        )
 
     return api

@@ -624,8 +624,11 @@ def render_fragment(records: Iterable[Any], *, limit: int = DEFAULT_LIMIT) -> st
 
 
 @cache
-def render_page(title: str = "ieforge") -> str:
-    """The service page: a form that runs a task endpoint and shows the answer with the view's renderer."""
+def render_page(title: str = "ieforge", *, needs_key: bool = False) -> str:
+    """The service page: a form that runs a task endpoint and shows the answer with the view's renderer.
+    ``needs_key``: the service has an API key; the form gets a field for it, sent with every request."""
     page_js = _asset("page.js")
     csp = _csp(_asset("view.js"), page_js, connect=True)
-    return _env().get_template("page.html.j2").render(title=title, page_js=page_js, csp=csp)
+    return (
+        _env().get_template("page.html.j2").render(title=title, page_js=page_js, csp=csp, needs_key=needs_key)
+    )

@@ -15,6 +15,7 @@
   var out = document.getElementById("ief-out");
   var rawBox = document.getElementById("ief-raw-box");
   var raw = document.getElementById("ief-raw");
+  var key = document.getElementById("ief-key"); // present when the service has an API key
 
   function showFields() {
     form.querySelectorAll("[data-task]").forEach(function (el) {
@@ -72,11 +73,11 @@
   }
 
   async function postJSON(path, body) {
-    return fetch(path, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "Accept": "application/json" },
-      body: JSON.stringify(body),
-    });
+    var headers = { "Content-Type": "application/json", "Accept": "application/json" };
+    if (key && key.value.trim()) {
+      headers.Authorization = "Bearer " + key.value.trim(); // kept in the field only, never stored
+    }
+    return fetch(path, { method: "POST", headers: headers, body: JSON.stringify(body) });
   }
 
   async function submit(ev) {
@@ -101,6 +102,9 @@
       rawBox.hidden = data === null;
       if (!res.ok || data === null || (data.error !== undefined && data.error !== null)) {
         showError(errorText(data, res));
+        if (res.status === 401 && key) {
+          key.focus();
+        }
         status.textContent = "";
         return;
       }
