@@ -34,11 +34,13 @@ def test_available() -> None:
     assert available_relation_schemas() == [
         "fewrel",
         "retacred",
+        "scierc",
         "semeval",
         "semeval-t2",
         "semeval-t3",
         "tacred",
         "tacrev",
+        "webnlg",
     ]
 
 
