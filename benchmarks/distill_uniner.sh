@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Issue-7 benchmark: UniversalNER targeted distillation run for real, teacher -> data -> SmolLM2 student, all
 # with the `ieforge` command itself.
-#   passages: $PASSAGES passages (<= 300 characters) drawn from the text of 9 training sets (no labels;
-#             SemEval and CrossNER are kept out);
+#   passages: $PASSAGES passages (<= 300 characters) drawn from the text of 8 training sets (no labels;
+#             SemEval, CrossNER and RAMS dev, an evaluation set, are kept out: `corpus build` and
+#             `distill passages` refuse them);
 #   annotate: the teacher ($TEACHER, the largest catalogue model) annotates them with open types
 #             ($TEACHER_PROMPT); the Pile-NER-derived ChatGPT annotations on disk are the second teacher;
 #   build:    UniversalNER conversations from both, $NEG frequency-sampled negative types per passage the
@@ -45,7 +46,7 @@ for step in $steps; do
   case $step in
   passages)
     timed passages ieforge distill passages --out "$RUN/passages.jsonl" --max-chars 300 --limit "$PASSAGES" \
-      "${TRAIN_SETS[@]}" --data rams="$D/rams/dev.jsonlines"
+      "${TRAIN_SETS[@]}"
     ;;
   annotate)
     timed annotate ieforge distill annotate --teacher "$TEACHER" --prompt "$TEACHER_PROMPT" \

@@ -40,7 +40,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, model_home: Path) -> Path:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert '"examples": 18' in result.output
+    assert '"examples": 30' in result.output  # 6 per family: NER, typing, relations, ED, EAE
     return path
 
 

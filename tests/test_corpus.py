@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import random
+import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from corpus_data import fewrel_file
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +19,7 @@ from ieforge.corpus.build import stable_fraction
 from ieforge.corpus.formats import as_json, compact, explained, json_keys
 from ieforge.errors import InputError
 from ieforge.prompts.parsers import parse_string_list
+from ieforge.schemas.relations import load_relation_schema
 from ieforge.train.pairs import PairSettings, done_ids, make_pair, read_pairs, sample_score
 
 GOLD = [("EU", "organization"), ("German", "else")]
@@ -66,32 +70,24 @@ def _ner_file(path: Path, n: int = 40) -> Path:
     return path
 
 
-def _semeval_file(path: Path, n: int = 20) -> Path:
-    blocks = []
-    for i in range(n):
-        if i % 2:
-            sent, label = f'"The <e1>factory</e1> makes <e2>cars</e2> number {i}."', "Product-Producer(e2,e1)"
-        else:
-            sent, label = f'"The <e1>cup</e1> sat next to <e2>plate</e2> {i}."', "Other"
-        blocks.append(f"{i + 1}\t{sent}\n{label}\nComment:\n")
-    path.write_text("\n".join(blocks) + "\n")
-    return path
-
-
 @pytest.fixture()
 def sources(tmp_path: Path) -> list[tuple[str, Path]]:
     return [
         ("people", _ner_file(tmp_path / "people.jsonl")),
-        ("semeval", _semeval_file(tmp_path / "sem.txt")),
+        ("fewrel", fewrel_file(tmp_path / "fewrel")),
     ]
 
 
 def test_corpus_records_its_sources_and_mixes_styles(sources: list[tuple[str, Path]]) -> None:
     config = CorpusConfig(seed=1, limit_per_dataset=None, heldout_share=0.2)
     corpus = build_corpus(sources, config)
-    assert len(corpus) == 60
-    assert len({e.id for e in corpus}) == 60
-    assert {e.dataset for e in corpus} == {"people", "semeval"}
+    # people: 40 NER sentences, 26 with entities for typing questions; FewRel: 3 relations x 8 instances
+    assert Counter((e.dataset, e.family) for e in corpus) == {
+        ("people", "ner"): 40,
+        ("people", "typing"): 26,
+        ("fewrel", "re"): 24,
+    }
+    assert len({e.id for e in corpus}) == 90
     assert {e.kind for e in corpus} == {"instruction", "task"}
     assert {"compact", "list", "letter"} <= {e.style for e in corpus}
     assert {e.split for e in corpus} == {"train", "heldout"}
@@ -107,7 +103,7 @@ def test_task_examples_are_the_ner_task_conversation(sources: list[tuple[str, Pa
 
     prompt = load_ner_prompt("uniner-json")
     corpus = build_corpus(sources[:1], CorpusConfig(task_share=1.0, limit_per_dataset=None))
-    e = next(x for x in corpus if x.gold)
+    e = next(x for x in corpus if x.gold and x.family == "ner")
     asked = [m["content"] for m in e.messages if m["role"] == "user"][1:]
     assert {prompt.question.format(label=t, text="") for t in ("person", "location")} == set(asked)
     assert e.messages[: len(prompt.chat("x", "y")) - 1][-1]["content"] == "I've read this text."
@@ -117,17 +113,29 @@ def test_task_examples_are_the_ner_task_conversation(sources: list[tuple[str, Pa
 
 
 def test_letter_examples_name_the_gold_option(sources: list[tuple[str, Path]]) -> None:
-    corpus = build_corpus(sources[1:], CorpusConfig(task_share=1.0, limit_per_dataset=None))
-    assert len(corpus) == 20
+    config = CorpusConfig(task_share=1.0, task_shares={}, re_vanilla_share=0.0, limit_per_dataset=None)
+    corpus = build_corpus(sources[1:], config)
+    schema = load_relation_schema("fewrel")
+    by_id = {
+        f"{rel}-{i}": name
+        for rel, name in (("P177", "crosses"), ("P26", "spouse"), ("P361", "part of"))
+        for i in range(100, 108)
+    }
+    assert len(corpus) == 24
+    nones = 0
     for e in corpus:
-        assert e.style == "letter"
-        options = [x for x in e.messages[-2]["content"].splitlines() if x[:3].rstrip().endswith(".")]
+        assert e.style == "letter" and e.kind == "task"
+        options = [x for x in e.messages[-2]["content"].splitlines() if re.match(r"^[A-Z]\. ", x)]
         chosen = next(x for x in options if x.startswith(f"{e.answer}. "))
-        if int(e.source_id) % 2 == 0:  # Product-Producer(e2,e1): the cars are made by the factory
-            assert chosen.endswith("[factory] produces [cars]"), chosen
-        else:  # Other: the none option, always last
-            assert chosen == options[-1], (chosen, options)
-    assert len({e.answer for e in corpus}) > 1  # the option order is rotated
+        subj, obj = re.fullmatch(r"[A-Z]\. (\[.*\]) has no known relations to (\[.*\])", options[-1]).groups()
+        gold = schema.verbalize(by_id[e.source_id], subj, obj)
+        if chosen == options[-1]:  # the none option, always last: the gold label was left out
+            nones += 1
+            assert f"{e.answer}. {gold}" not in options
+        else:
+            assert chosen == f"{e.answer}. {gold}", (gold, chosen)
+    assert len({e.answer for e in corpus}) > 2  # the options are shuffled
+    assert nones > 0
 
 
 def test_build_is_deterministic_and_the_split_ignores_the_seed(sources: list[tuple[str, Path]]) -> None:
@@ -143,7 +151,7 @@ def test_build_is_deterministic_and_the_split_ignores_the_seed(sources: list[tup
 
 def test_limit_and_fewshot(sources: list[tuple[str, Path]]) -> None:
     corpus = build_corpus(sources, CorpusConfig(limit_per_dataset=10, task_share=0.0, fewshot_share=1.0))
-    assert len(corpus) == 20
+    assert len(corpus) == 30  # 10 per family of each dataset: NER, typing (people), relations (FewRel)
     shot = [e for e in corpus if e.shots]
     assert shot, "with fewshot_share=1 every example after the first of its kind has solved examples"
     for e in shot:
@@ -196,7 +204,7 @@ def test_pair_takes_best_and_worst_and_drops_close_ones(sources: list[tuple[str,
 
 def test_explanations_are_scored_by_similarity_too(sources: list[tuple[str, Path]]) -> None:
     corpus = build_corpus(sources[:1], CorpusConfig(task_share=0.0, json_share=0, explain_share=1.0))
-    ex = next(e for e in corpus if e.gold)
+    ex = next(e for e in corpus if e.gold and e.style == "explain")
     assert sample_score(ex, ex.answer) == 1.0
     other_why = "Explanation: something else entirely.\n" + ex.answer.split("\n", 1)[1]
     assert 0.5 <= sample_score(ex, other_why) < 1.0

@@ -1302,17 +1302,26 @@ def corpus_build(
         list[str],
         typer.Option(
             help="NAME=PATH, repeatable: conll2003, wnut17, ncbi_disease, bc5cdr, scierc, fewrel, "
-            "webnlg, casie, rams, semeval or any NER file"
+            "webnlg, casie, rams (train) or any NER file; zero-shot test sets and test splits are refused"
         ),
     ],
     output: Annotated[str, typer.Option("--out", "-o", help="corpus JSONL to write")],
     seed: Annotated[int, typer.Option(help="seed for sampling, instructions and styles")] = 0,
-    limit: Annotated[int, typer.Option(help="source examples per dataset (0: all)")] = 1000,
+    limit: Annotated[int, typer.Option(help="examples per family of each dataset (0: all)")] = 1000,
+    family_limit: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="FAMILY=N, repeatable: examples per dataset of one family (ner, re, typing, ed, eae, "
+            "table), instead of --limit; 0 leaves the family out, -1 takes all"
+        ),
+    ] = None,
     task_share: Annotated[float, typer.Option(help="share in ieforge's own task format")] = 0.5,
     json_share: Annotated[float, typer.Option(help="share of instruction answers in JSON")] = 0.15,
     explain_share: Annotated[float, typer.Option(help="share of explanation-first answers")] = 0.15,
     fewshot_share: Annotated[float, typer.Option(help="share with solved examples first")] = 0.1,
     heldout: Annotated[float, typer.Option(help="share of source examples held out")] = 0.05,
+    re_max_options: Annotated[int, typer.Option(help="most options of a relation question", min=2)] = 20,
+    typing_max_options: Annotated[int, typer.Option(help="most options of a typing question", min=2)] = 16,
 ) -> None:
     """Turn annotated datasets into a chat-format instruction corpus with a held-out split."""
     from ieforge.corpus import CorpusConfig, build_corpus, corpus_stats, write_corpus
@@ -1328,6 +1337,9 @@ def corpus_build(
             explain_share=explain_share,
             fewshot_share=fewshot_share,
             heldout_share=heldout,
+            family_limits=_family_limits(family_limit or []),
+            re_max_options=re_max_options,
+            typing_max_options=typing_max_options,
         )
         examples = build_corpus(specs, config)
     except IEForgeError as exc:
@@ -1335,6 +1347,41 @@ def corpus_build(
     write_corpus(examples, output)
     out.print_json(json.dumps(corpus_stats(examples)))
     out.print(f"wrote {len(examples)} examples to {output}")
+
+
+def _family_limits(specs: list[str]) -> dict[str, int | None]:
+    """``FAMILY=N`` arguments as a dict (N < 0: every example of the family)."""
+    from ieforge.errors import InputError
+
+    limits: dict[str, int | None] = {}
+    for spec in specs:
+        family, sep, value = spec.partition("=")
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if not sep or not family.strip() or number is None:
+            raise InputError(f"--family-limit {spec!r}: expected FAMILY=N, e.g. re=6000")
+        limits[family.strip()] = None if number < 0 else number
+    return limits
+
+
+@corpus_app.command("mix")
+def corpus_mix(
+    corpora: Annotated[list[str], typer.Argument(help="corpus JSONL files (corpus build, distill build)")],
+    output: Annotated[str, typer.Option("--out", "-o", help="training JSONL to write")],
+    seed: Annotated[int, typer.Option(help="seed for the shuffle")] = 0,
+) -> None:
+    """Merge corpus files into one shuffled training file (what `ieforge train sft --corpus` reads)."""
+    from ieforge.corpus import corpus_stats, mix_corpora, write_corpus
+
+    try:
+        examples = mix_corpora(corpora, seed=seed)
+    except IEForgeError as exc:
+        raise _fail(str(exc)) from None
+    write_corpus(examples, output)
+    out.print_json(json.dumps(corpus_stats(examples)))
+    out.print(f"wrote {len(examples)} examples from {len(corpora)} files to {output}")
 
 
 @train_app.command("sft")

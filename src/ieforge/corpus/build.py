@@ -20,48 +20,73 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, Field
 
 from ieforge._validation import read_model_lines
 from ieforge.corpus.formats import ANSWER_PREFIX, Style, as_json, compact, explained, json_keys
+from ieforge.corpus.heldout import (
+    CASIE_EVAL_MAX_ID,
+    FEWREL_EVAL_PER_RELATION,
+    check_training_source,
+)
+from ieforge.corpus.relations import (
+    RelationCase,
+    fewrel_cases,
+    most_options,
+    none_rate,
+    relation_question,
+    scierc_cases,
+    webnlg_cases,
+)
+from ieforge.corpus.typing import CATCH_ALL, TYPING_PROMPT, TypingSource, typing_conversation
 from ieforge.data import (
     DocumentExample,
     EventExample,
-    REExample,
-    TripleExample,
     read_casie,
     read_fewrel,
     read_rams,
     read_scierc,
-    read_semeval,
     read_webnlg,
 )
 from ieforge.data.ondemand import TableCase, build_webnlg_cases
 from ieforge.errors import InputError
 from ieforge.grounding import chunk_text
 from ieforge.models.base import Message
-from ieforge.prompts import NERPrompt, build_re_question, load_chat_prompt, load_ner_prompt, load_re_prompt
-from ieforge.schemas.relations import load_relation_schema
+from ieforge.prompts import NERPrompt, load_chat_prompt, load_ner_prompt, load_typing_prompt
+from ieforge.schemas.relations import RelationSchema, load_relation_schema
 
-Family = Literal["ner", "re", "ed", "eae", "table"]
+Family = Literal["ner", "re", "ed", "eae", "table", "typing"]
+FAMILIES: tuple[str, ...] = ("ner", "re", "ed", "eae", "table", "typing")
 Split = Literal["train", "heldout"]
-TaskTurns = tuple[list[Message], str, Style, list[tuple[str, ...]]]
-"""a task example: the conversation before the answer, the answer, its style and its gold tuples"""
+
+
+class TaskTurns(NamedTuple):
+    """A task example: the conversation before the answer, the answer, its style, its gold tuples and
+    the answer prefix the task writes itself (None: the style's usual one)."""
+
+    messages: list[Message]
+    answer: str
+    style: Style
+    gold: list[tuple[str, ...]]
+    prefix: str | None = None
+
 
 NER_PROMPT = "uniner-json"
-QA4RE_PROMPT = "qa4re"
 TABLE_PROMPT = "rows"
-RELATION_SCHEMAS = {"semeval": "semeval", "fewrel": "fewrel"}
-"""datasets whose labels are a built-in relation schema: these get QA4RE task examples"""
+NO_RELATION = "no relation"
+"""the none option of the instruction-pool relation questions"""
+TYPING_PREFIX = load_typing_prompt(TYPING_PROMPT).assistant_prefix
+"""the answer cue the typing task writes itself (``Answer:``): encoded with the prompt in training"""
 
 
 class CorpusExample(BaseModel):
@@ -119,6 +144,19 @@ class CorpusConfig:
     max_ner_types: int = 8
     """questions per NER task conversation: every type present, then absent types up to this number"""
     max_text_chars: int = 1500
+    family_limits: dict[str, int | None] = field(default_factory=dict)
+    """examples per dataset of a family (``re``, ``typing`` ...), instead of ``limit_per_dataset``; 0 leaves
+    the family out, None takes all"""
+    task_shares: dict[str, float] = field(default_factory=lambda: {"re": 0.85})
+    """``task_share`` of a family, where it differs"""
+    re_vanilla_share: float = 0.15
+    """share of relation task questions asked in the vanilla form (label list) instead of QA4RE"""
+    re_max_options: int = 20
+    """most options of a relation question, the none option included"""
+    typing_max_options: int = 16
+    """most options of an entity-typing question, the none option included"""
+    typing_questions: int = 3
+    """most typing questions per conversation (1 to this many)"""
 
 
 @dataclass
@@ -131,7 +169,13 @@ class _Item:
     options: list[str]
     gold: list[tuple[str, ...]]
     slots: dict[str, str] = field(default_factory=dict)
-    task: Callable[[random.Random, CorpusConfig], TaskTurns] | None = None
+    task: Callable[[random.Random, CorpusConfig], TaskTurns | None] | None = None
+    none: bool = False
+    """a relation case without a relation (sampled in proportion, see :func:`sample_family`)"""
+    most: int = 0
+    """the most options a relation question about it can have (the none option included)"""
+    task_only: bool = False
+    """no instruction-pool form (typing questions)"""
 
 
 @lru_cache(maxsize=1)
@@ -151,35 +195,69 @@ def stable_fraction(*parts: str) -> float:
 
 
 def dataset_items(name: str, path: str | Path) -> list[_Item]:
-    """Read one annotated dataset into corpus items, choosing the reader by name (then by file)."""
+    """Read one annotated dataset into corpus items, choosing the reader by name (then by file).
+
+    Held-out sources are refused (:func:`ieforge.corpus.heldout.check_training_source`); evaluation
+    documents inside a training source are left out (CASIE, FewRel: see :mod:`ieforge.corpus.heldout`)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"--data {name}: no such file or folder: {path}")
+    check_training_source(name, path)
     key = name.lower()
     if key == "scierc":
-        return [it for doc in read_scierc(path) for it in _document_items(doc)]
+        docs = read_scierc(path)
+        schema = load_relation_schema("scierc")
+        ner = [it for doc in docs for it in _document_items(doc)]
+        return ner + [_relation_item(c, schema) for c in scierc_cases(docs)]
     if key == "webnlg":
-        triples = read_webnlg(path)
-        return [it for ex in triples for it in _triple_items(ex)] + [
-            _table_item(c) for c in build_webnlg_cases(path)
-        ]
+        schema = load_relation_schema("webnlg")
+        cases = webnlg_cases(read_webnlg(path))
+        return [_relation_item(c, schema) for c in cases] + [_table_item(c) for c in build_webnlg_cases(path)]
     if key in ("casie", "rams"):
         events = read_casie(path, fix_offsets=True) if key == "casie" else read_rams(path)
+        if key == "casie":
+            events = [ex for ex in events if not _casie_eval_document(ex.id)]
         types = sorted({e.subtype or e.type for ex in events for e in ex.events})
         return [it for ex in events for it in _event_items(ex, types, detect=key == "casie")]
     if key.startswith("fewrel"):
-        names = path.parent / "pid2name.json"
-        exs = read_fewrel(path, relation_names=names if names.is_file() else None)
-        return [_relation_item(ex, "fewrel") for ex in exs]
-    if key.startswith("semeval"):
-        return [_relation_item(ex, "semeval") for ex in read_semeval(path)]
+        return _fewrel_items(path)
     from ieforge.evaluate.runner import load_ner_dataset  # NER files of every known format
 
-    data = load_ner_dataset(name, path)
-    return [
-        _ner_item(ex.id, ex.text, [(e.text, e.label) for e in ex.entities or []], data.labels)
-        for ex in data.examples
-    ]
+    data = load_ner_dataset(name, path, keep_catch_all=True)
+    labels = [t for t in data.labels if t.lower() not in CATCH_ALL]
+    items: list[_Item] = []
+    for ex in data.examples:
+        entities = ex.entities or []
+        kept = [e for e in entities if e.label.lower() not in CATCH_ALL]
+        items.append(_ner_item(ex.id, ex.text, [(e.text, e.label) for e in kept], labels))
+        if kept:
+            source = TypingSource(
+                id=ex.id,
+                text=ex.text,
+                entities=tuple((e.start, e.end, e.label) for e in kept),
+                taken=tuple((e.start, e.end) for e in entities),
+                types=tuple(labels),
+            )
+            items.append(_typing_item(source))
+    return items
+
+
+def _casie_eval_document(ident: str) -> bool:
+    return ident.isdigit() and int(ident) <= CASIE_EVAL_MAX_ID
+
+
+def _fewrel_items(path: Path) -> list[_Item]:
+    names = path.parent / "pid2name.json"
+    examples = read_fewrel(path, relation_names=names if names.is_file() else None)
+    schema = load_relation_schema("fewrel")
+    unknown = sorted({ex.label for ex in examples} - set(schema.labels))
+    if unknown:
+        raise InputError(
+            f"{path}: relation '{unknown[0]}' is not in the fewrel schema (it describes FewRel 1.0 "
+            "val_wiki.json, read with the pid2name.json beside it)"
+        )
+    kept = [ex for ex in examples if int(ex.id.rsplit("-", 1)[1]) >= FEWREL_EVAL_PER_RELATION]
+    return [_relation_item(c, schema) for c in fewrel_cases(kept)]
 
 
 def _ner_item(source_id: str, text: str, gold: list[tuple[str, str]], labels: Sequence[str]) -> _Item:
@@ -191,18 +269,6 @@ def _ner_item(source_id: str, text: str, gold: list[tuple[str, str]], labels: Se
 def _document_items(doc: DocumentExample) -> Iterator[_Item]:
     labels = sorted({"task", "method", "metric", "material", "other scientific term", "generic"})
     yield _ner_item(doc.id, doc.text, [(e.text, _words(e.label)) for e in doc.entities], labels)
-    rels = sorted(
-        {"used for", "feature of", "hyponym of", "evaluate for", "part of", "compare", "conjunction"}
-    )
-    for k, r in enumerate(doc.relations):
-        yield _Item(
-            f"{doc.id}#r{k}",
-            "re",
-            doc.text,
-            rels,
-            [(_words(r.label),)],
-            {"head": r.head.text, "tail": r.tail.text},
-        )
 
 
 def _words(label: str) -> str:
@@ -213,50 +279,52 @@ def _words(label: str) -> str:
     return " ".join(label.replace("_", " ").replace("-", " ").lower().split())
 
 
-def _triple_items(ex: TripleExample) -> Iterator[_Item]:
-    for k, t in enumerate(ex.triples):
-        if t.subject_span is None or t.object_span is None:
-            continue
-        options = sorted({_words(x.relation) for x in ex.triples} | {_words(t.relation)})
-        yield _Item(
-            f"{ex.id}#t{k}",
-            "re",
-            ex.text,
-            options,
-            [(_words(t.relation),)],
-            {"head": t.subject, "tail": t.object},
-        )
-
-
-def _relation_item(ex: REExample, schema_name: str) -> _Item:
-    schema = load_relation_schema(RELATION_SCHEMAS[schema_name])
+def _relation_item(case: RelationCase, schema: RelationSchema) -> _Item:
+    """A relation case: task questions (QA4RE, or vanilla for a share) over random option sets, or the
+    instruction-pool form, its options the gold, the sentence's other relations, a few more labels and
+    "no relation", as words."""
+    rng = random.Random(case.id)
+    others = [x for x in schema.labels if x not in case.labels and x not in case.near]
+    shown = [*case.labels, *case.near, *rng.sample(others, min(6, len(others)))]
+    gold = _words(case.labels[0]) if case.labels else NO_RELATION
     item = _Item(
-        ex.id,
+        case.id,
         "re",
-        ex.text,
-        list(schema.all_labels),
-        [(ex.label,)],
-        {"head": ex.head.text, "tail": ex.tail.text},
+        case.text,
+        [*sorted({_words(x) for x in shown}), NO_RELATION],
+        [(gold,)],
+        {"head": case.head.text, "tail": case.tail.text},
+        none=not case.labels,
+        most=most_options(case, schema, CorpusConfig.re_max_options),
     )
-    prompt = load_re_prompt(QA4RE_PROMPT)
 
-    def task(rng: random.Random, config: CorpusConfig) -> TaskTurns:
-        n = len(schema.allowed_labels(ex.head_type, ex.tail_type))
-        q = build_re_question(
-            prompt,
-            schema,
-            ex.text,
-            ex.head,
-            ex.tail,
-            ex.head_type,
-            ex.tail_type,
-            rotation=rng.randrange(max(1, n)),
+    def task(rng: random.Random, config: CorpusConfig) -> TaskTurns | None:
+        vanilla = rng.random() < config.re_vanilla_share
+        q = relation_question(case, schema, rng, max_options=config.re_max_options, vanilla=vanilla)
+        if q is None:
+            return None
+        return TaskTurns(q.messages, q.answer, "label" if vanilla else "letter", [(q.answer,)])
+
+    item.task = task
+    return item
+
+
+def _typing_item(source: TypingSource) -> _Item:
+    """Entity-typing questions about spans of one annotated sentence (:mod:`ieforge.corpus.typing`)."""
+    item = _Item(source.id, "typing", source.text, list(source.types), [], task_only=True)
+
+    def task(rng: random.Random, config: CorpusConfig) -> TaskTurns | None:
+        questions = rng.randint(1, max(1, config.typing_questions))
+        messages, asked = typing_conversation(
+            source, rng, questions=questions, max_options=config.typing_max_options
         )
-        letter = next(a for a, lab in q.options if lab == ex.label)
-        return list(prompt.chat(q.text)), prompt.assistant_prefix + letter, "letter", [(letter,)]
+        if not asked:
+            return None
+        return TaskTurns(
+            messages[:-1], messages[-1]["content"], "letter", [(asked[-1].letter,)], TYPING_PREFIX
+        )
 
-    if ex.label in schema.all_labels:
-        item.task = task
+    item.task = task
     return item
 
 
@@ -296,7 +364,7 @@ def _table_item(case: TableCase) -> _Item:
         answer = json.dumps(
             [{h: row.get(h, "") for h in case.headers} for row in case.rows], ensure_ascii=False
         )
-        return list(chat), answer, "rows", gold
+        return TaskTurns(list(chat), answer, "rows", gold)
 
     item.task = task
     return item
@@ -318,7 +386,7 @@ def _ner_task(item: _Item, rng: random.Random, max_types: int) -> TaskTurns:
         asked = list(item.options[:1])
     messages = ner_conversation(load_ner_prompt(NER_PROMPT), item.text, asked, by_type)
     last = asked[-1]
-    return messages[:-1], messages[-1]["content"], "list", [(s,) for s in by_type.get(last, [])]
+    return TaskTurns(messages[:-1], messages[-1]["content"], "list", [(s,) for s in by_type.get(last, [])])
 
 
 def ner_conversation(
@@ -370,15 +438,21 @@ def _style(rng: random.Random, config: CorpusConfig) -> Style:
 def render(
     dataset: str, items: Sequence[_Item], config: CorpusConfig, rng: random.Random
 ) -> Iterator[CorpusExample]:
-    """Corpus examples for ``items`` of one dataset (see the module docs for the mix)."""
+    """Corpus examples for ``items`` of one dataset (see the module docs for the mix). An item whose
+    task finds no question to ask (a relation case without a distractor, say) gives no example."""
     solved: dict[Family, list[tuple[str, str]]] = {}
     for n, item in enumerate(items):
         split: Split = (
             "heldout" if stable_fraction(dataset, item.source_id) < config.heldout_share else "train"
         )
-        pooled = item.family in instruction_pools()
-        if item.task is not None and (not pooled or rng.random() < config.task_share):
-            messages, answer, style, gold = item.task(rng, config)
+        pooled = item.family in instruction_pools() and not item.task_only
+        share = config.task_shares.get(item.family, config.task_share)
+        prefix: str | None = None
+        if item.task is not None and (not pooled or rng.random() < share):
+            turns_ = item.task(rng, config)
+            if turns_ is None:
+                continue
+            messages, answer, style, gold, prefix = turns_
             kind: Literal["instruction", "task"] = "task"
             shots = 0
         else:
@@ -408,7 +482,38 @@ def render(
             split=split,
             messages=[{"role": m["role"], "content": m["content"]} for m in messages],
             gold=[list(t) for t in gold],
+            assistant_prefix=prefix,
         )
+
+
+def sample_family(items: list[_Item], limit: int | None, rng: random.Random) -> list[_Item]:
+    """Up to ``limit`` items of one family (None: all).
+
+    Relation cases without a relation are taken in the proportion that puts the answer at every option
+    position equally often: among the cases whose questions can have up to ``most`` options, a share
+    :func:`~ieforge.corpus.relations.none_rate` of ``most`` are none cases (positive cases are left out
+    where there are too few none cases). A ``limit`` then takes a uniform sample of that balanced set."""
+    if not any(it.none for it in items):
+        return items if limit is None or len(items) <= limit else rng.sample(items, limit)
+    balanced: list[_Item] = []
+    for most in sorted({it.most for it in items}):
+        positives = [it for it in items if it.most == most and not it.none]
+        nones = [it for it in items if it.most == most and it.none]
+        rate = none_rate(most)
+        if rate >= 1.0 or not positives:
+            continue
+        want_none = round(len(positives) * rate / (1.0 - rate))
+        if want_none > len(nones):
+            keep = (
+                min(len(positives), round(len(nones) * (1.0 - rate) / rate)) if rate > 0 else len(positives)
+            )
+            positives = rng.sample(positives, keep)
+            want_none = len(nones)
+        balanced += positives + rng.sample(nones, want_none)
+    if limit is not None and len(balanced) > limit:
+        return rng.sample(balanced, limit)
+    rng.shuffle(balanced)
+    return balanced
 
 
 def build_corpus(
@@ -416,10 +521,16 @@ def build_corpus(
 ) -> list[CorpusExample]:
     """Instruction examples from ``(name, path)`` datasets, mixed as ``config`` says.
 
-    Names pick the reader: ``scierc``, ``webnlg``, ``casie``, ``rams``, ``fewrel``, ``semeval``, or any
-    NER dataset name or file :func:`ieforge.evaluate.runner.load_ner_dataset` reads (``conll2003``,
-    ``wnut17``, ``ncbi_disease``, ``bc5cdr``, InstructUIE JSON, JSONL ...)."""
+    Names pick the reader: ``scierc``, ``webnlg``, ``casie``, ``rams`` (a train split), ``fewrel``, or
+    any NER dataset name or file :func:`ieforge.evaluate.runner.load_ner_dataset` reads
+    (``conll2003``, ``wnut17``, ``ncbi_disease``, ``bc5cdr``, InstructUIE JSON, JSONL ...). Held-out
+    sources (CrossNER, MIT, SemEval, CoNLL04, Few-NERD, RAMS and CaRB dev/test, test splits) raise
+    :class:`InputError`. Each family of a dataset is sampled on its own: ``config.family_limits`` or
+    ``config.limit_per_dataset`` examples."""
     config = config or CorpusConfig()
+    unknown = sorted(set(config.family_limits) - set(FAMILIES))
+    if unknown:
+        raise InputError(f"unknown family '{unknown[0]}' in the family limits (known: {', '.join(FAMILIES)})")
     out: list[CorpusExample] = []
     for name, path in datasets:
         rng = random.Random(f"{config.seed}:{name}")
@@ -428,15 +539,64 @@ def build_corpus(
             for it in dataset_items(name, path)
             if it.text.strip() and len(it.text) <= config.max_text_chars
         ]
-        if config.limit_per_dataset is not None and len(items) > config.limit_per_dataset:
-            items = rng.sample(items, config.limit_per_dataset)
-        out.extend(render(name, items, config, rng))
+        chosen: list[_Item] = []
+        for family in FAMILIES:
+            of_family = [it for it in items if it.family == family]
+            limit = config.family_limits.get(family, config.limit_per_dataset)
+            if of_family and limit != 0:
+                chosen += sample_family(of_family, limit, rng)
+        out.extend(render(name, chosen, config, rng))
     random.Random(config.seed).shuffle(out)
     return out
 
 
+_OPTION_LINE = re.compile(r"^([A-Z]{1,2})\. ", re.M)
+_LETTER_ANSWER = re.compile(r"^(?:Answer:)?\s*([A-Z]{1,2})\s*$")
+
+
+def lettered_answers(example: CorpusExample) -> list[tuple[str, int, int]]:
+    """Every multiple-choice answer of a lettered example: (letter, its position, the option count),
+    read from each answered question's options block."""
+    out: list[tuple[str, int, int]] = []
+    if example.style != "letter":
+        return out
+    msgs = example.messages
+    for i in range(1, len(msgs)):
+        if msgs[i]["role"] != "assistant" or msgs[i - 1]["role"] != "user":
+            continue
+        letters = _OPTION_LINE.findall(msgs[i - 1]["content"])
+        m = _LETTER_ANSWER.match(msgs[i]["content"])
+        if letters and m and m.group(1) in letters:
+            out.append((m.group(1), letters.index(m.group(1)), len(letters)))
+    return out
+
+
 def corpus_stats(examples: Sequence[CorpusExample]) -> dict[str, Any]:
-    """Counts by dataset, family, kind, style, split and shots (printed by ``ieforge corpus build``)."""
+    """Counts by dataset, family, kind, style, split and shots, per family by dataset and by style, and
+    for the multiple-choice answers of each family the gold letter histogram, the share of answers
+    that are the last (none) option and the option counts (printed by ``ieforge corpus build``)."""
+    by: dict[str, dict[str, Counter[str]]] = {"by_family_dataset": {}, "by_family_style": {}}
+    letters: dict[str, Counter[str]] = {}
+    counts: dict[str, Counter[int]] = {}
+    last: Counter[str] = Counter()
+    answers: Counter[str] = Counter()
+    for e in examples:
+        by["by_family_dataset"].setdefault(e.family, Counter())[e.dataset] += 1
+        by["by_family_style"].setdefault(e.family, Counter())[e.style] += 1
+        for letter, position, n in lettered_answers(e):
+            letters.setdefault(e.family, Counter())[letter] += 1
+            counts.setdefault(e.family, Counter())[n] += 1
+            answers[e.family] += 1
+            last[e.family] += position == n - 1
+    lettered = {
+        family: {
+            "answers": answers[family],
+            "gold_letters": dict(sorted(letters[family].items(), key=lambda kv: (len(kv[0]), kv[0]))),
+            "last_option_share": round(last[family] / answers[family], 3),
+            "option_counts": dict(sorted(counts[family].items())),
+        }
+        for family in sorted(answers)
+    }
     return {
         "examples": len(examples),
         "by_dataset": dict(Counter(e.dataset for e in examples)),
@@ -445,6 +605,8 @@ def corpus_stats(examples: Sequence[CorpusExample]) -> dict[str, Any]:
         "by_style": dict(Counter(e.style for e in examples)),
         "by_split": dict(Counter(e.split for e in examples)),
         "fewshot": sum(1 for e in examples if e.shots),
+        **{key: {f: dict(c) for f, c in value.items()} for key, value in by.items()},
+        "lettered": lettered,
     }
 
 

@@ -8,7 +8,8 @@ relation ``(label,)``, an event trigger ``(trigger, type)``, an argument ``(role
 - ``json``: a JSON list of objects, e.g. ``[{"text": "EU", "type": "organization"}]``;
 - ``explain``: one sentence that explains the answer, then the compact answer on its own line;
 - ``list``: the UniversalNER answer, a JSON list of strings (one entity type per question);
-- ``letter``: a QA4RE option letter;
+- ``letter``: an option letter (QA4RE relation questions, entity-typing questions);
+- ``label``: one label written out, as the vanilla relation question asks;
 - ``rows``: an on-demand table, a JSON list of row objects.
 
 :func:`read_answer` turns any answer text back into tuples without raising, and :func:`answer_f1`
@@ -24,7 +25,7 @@ from typing import Literal
 
 from ieforge.prompts.parsers import parse_string_list
 
-Style = Literal["compact", "json", "explain", "list", "letter", "rows"]
+Style = Literal["compact", "json", "explain", "list", "letter", "label", "rows"]
 
 ANSWER_PREFIX: dict[str, str] = {"list": "[", "rows": "["}
 """styles whose answers the task writes the first characters of itself (the prompts'
@@ -109,8 +110,11 @@ def _read(style: str, text: str, arity: int) -> list[tuple[str, ...]]:
     if style == "list":
         return [(s,) for s in parse_string_list(text).values]
     if style == "letter":
-        m = _LETTER.search(text.strip()[:8])
+        m = _LETTER.search(text.strip()[:12])
         return [(m.group(1),)] if m else []
+    if style == "label":
+        lines = text.strip().splitlines()
+        return [(lines[0].strip().rstrip("."),)] if lines and lines[0].strip() else []
     if style == "rows":
         data = json.loads(_json_part(text))
         rows = data if isinstance(data, list) else [data]
@@ -133,8 +137,8 @@ def _json_part(text: str) -> str:
 
 def answer_f1(style: str, answer: str, gold: Sequence[Sequence[str]]) -> float:
     """F1 of the tuples ``answer`` states against ``gold`` (1.0 when both are empty)."""
-    arity = len(gold[0]) if gold else (1 if style in ("list", "letter") else 2)
-    if style in ("list", "letter"):
+    arity = len(gold[0]) if gold else (1 if style in ("list", "letter", "label") else 2)
+    if style in ("list", "letter", "label"):
         arity = 1
     pred = read_answer(style, answer, arity)
     want = {tuple(normalize(v) for v in t) for t in gold}
