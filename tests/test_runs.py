@@ -126,7 +126,11 @@ def test_a_torn_last_line_is_redone(tmp_path: Path) -> None:
 
 def test_drop_errors_keeps_every_other_line(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
-    out.write_text('{"id": 1, "x": 1}\n{"id": 2, "error": "E"}\n{"id": 3, "x": 3}\n')
+    out.write_text(
+        '{"id": 1, "text": "a", "x": 1}\n'
+        '{"id": 2, "text": "b", "error": "E"}\n'
+        '{"id": 3, "text": "c", "x": 3}\n'
+    )
     assert drop_errors(out) == 1
     assert [r["id"] for r in lines(out)] == [1, 3]
     assert drop_errors(out) == 0 and drop_errors(tmp_path / "missing.jsonl") == 0

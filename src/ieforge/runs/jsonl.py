@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ieforge import resumable
 from ieforge.errors import InputError
+from ieforge.resumable import ResultsFile
 
 Record = dict[str, Any]
 
@@ -25,9 +26,11 @@ def iter_objects(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Stream ``(line number, object)`` of a JSONL file; blank lines are skipped, and a line that is
     not UTF-8, not JSON or not an object stops the reading with an error naming the file and line."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a file")
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    with path.open("rb") as f:
+    with path.open("rb") as f:  # binary lines end at b"\n" only: U+2028 and the like stay inside texts
         for lineno, raw in enumerate(f, 1):
             try:
                 line = raw.decode("utf-8")
@@ -75,51 +78,22 @@ def read_records(path: str | Path) -> list[Record]:
     return [rec for _, rec in iter_records(path)]
 
 
+def is_run_record(record: Record) -> bool:
+    """The shape of a corpus run's output line: the input record (a string ``text`` and an ``id``) plus
+    the task's fields."""
+    return "id" in record and isinstance(record.get("text"), str)
+
+
 def done_ids(path: str | Path) -> set[str]:
-    """Ids already written to an output file. A torn last line (a killed run) is cut off first."""
-    path = Path(path)
-    if not path.is_file():
-        return set()
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        cut = data.rfind(b"\n") + 1
-        with path.open("r+b") as f:
-            f.truncate(cut)
-        data = data[:cut]
-    ids: set[str] = set()
-    for lineno, line in enumerate(data.decode("utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            ids.add(str(json.loads(line)["id"]))
-        except (ValueError, KeyError, TypeError):
-            raise InputError(f"{path}:{lineno}: existing output line is not a result record") from None
-    return ids
+    """Ids already written to a run's output file. A torn last line (a killed run) is cut off first; a
+    file that is not a run's output is refused and left unchanged (see :mod:`ieforge.resumable`)."""
+    return resumable.done_ids(path, shape=is_run_record)
 
 
 def drop_errors(path: str | Path) -> int:
-    """Remove the error records (lines with an ``error`` field) from an output file, so that a rerun
-    tries those documents again. The file is replaced atomically. Returns how many were removed."""
-    path = Path(path)
-    if not path.is_file():
-        return 0
-    done_ids(path)  # cuts a torn last line first
-    kept: list[str] = []
-    dropped = 0
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip() and "error" in json.loads(line):
-                dropped += 1
-            else:
-                kept.append(line)
-    if dropped:
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            f.writelines(kept)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    return dropped
+    """Remove the error records (lines with an ``error`` field) from a run's output file, so that a
+    rerun tries those documents again. The file is replaced atomically. Returns how many were removed."""
+    return resumable.drop_errors(path, shape=is_run_record)
 
 
 def parse_shard(spec: str | None) -> tuple[int, int] | None:
@@ -146,31 +120,40 @@ def in_shard(record_id: object, shard: tuple[int, int] | None) -> bool:
 
 def run_jsonl(
     input_path: str | Path,
-    output_path: str | Path,
+    output: str | Path | ResultsFile,
     process: Callable[[list[Record]], Iterable[Record]],
     *,
     on_start: Callable[[int, int], None] | None = None,
     shard: tuple[int, int] | None = None,
 ) -> int:
-    """Run ``process`` over the records not yet in ``output_path`` and append its results in order.
+    """Run ``process`` over the records not yet in ``output`` and append its results in order.
 
     ``process`` receives the pending records and yields one output record per input record.
     ``on_start(pending, already_done)`` is called once before processing. Returns the number written.
-    With ``shard`` only that shard's records count (pending and done alike).
+    With ``shard`` only that shard's records count (pending and done alike). ``output`` is a path
+    (locked for the call) or a :class:`~ieforge.resumable.ResultsFile` the caller holds open.
     """
     records = [r for r in read_records(input_path) if in_shard(r["id"], shard)]
-    done = done_ids(output_path)
+    if isinstance(output, ResultsFile):
+        return _run_into(output, records, process, on_start)
+    with ResultsFile(output, shape=is_run_record, source=input_path) as results:
+        return _run_into(results, records, process, on_start)
+
+
+def _run_into(
+    results: ResultsFile,
+    records: list[Record],
+    process: Callable[[list[Record]], Iterable[Record]],
+    on_start: Callable[[int, int], None] | None,
+) -> int:
+    done = results.done_ids()
     pending = [r for r in records if str(r["id"]) not in done]
     if on_start is not None:
         on_start(len(pending), len(records) - len(pending))
     written = 0
-    Path(output_path).parent.mkdir(parents=True, exist_ok=True)
-    with Path(output_path).open("a", encoding="utf-8") as out:
-        for rec in _checked(process(pending), pending):
-            out.write(json.dumps(rec, ensure_ascii=False) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-            written += 1
+    for rec in _checked(process(pending), pending):
+        results.append(rec)
+        written += 1
     return written
 
 

@@ -5,13 +5,16 @@ loads, naming its file and line) and looks at what the output already holds. :fu
 streams the pending records in chunks through the job and appends each output line with a flush and an
 fsync, so a run killed at any moment and started again ends with every document exactly once. A
 document whose processing fails (a model server that stays down, a bug) is written as the input record
-plus an ``error`` field, never dropped; ``retry_errors`` gives those documents another try.
+plus an ``error`` field, never dropped; ``retry_errors`` gives those documents another try. So is a
+document longer than ``max_chars`` characters, without reaching the model.
+
+The output is a :class:`~ieforge.resumable.ResultsFile`: the plan locks it from :func:`plan_run` until
+:func:`execute` ends (a second run on the same output fails at once), and a file that is not a run's
+output, or that is the input itself, is refused before anything is written.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,14 +24,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ieforge.errors import InputError
+from ieforge.resumable import ResultsFile, check_run_paths, is_error
 from ieforge.runs.jobs import Fields, Job, Record
-from ieforge.runs.jsonl import done_ids, drop_errors, in_shard, iter_records
+from ieforge.runs.jsonl import in_shard, is_run_record, iter_records
 
 if TYPE_CHECKING:
     from ieforge.extractor import Extractor
 
 # a run stops when this many documents in a row fail (the model or its server is down)
 MAX_FAILURES_IN_A_ROW = 50
+
+DEFAULT_MAX_CHARS = 100_000
+"""documents with more characters become error records (``ieforge run --max-chars`` raises it)"""
 
 
 @dataclass
@@ -45,6 +52,10 @@ class RunPlan:
     """ids already in the output"""
     retried: int = 0
     """error records removed from the output to be tried again"""
+    results: ResultsFile | None = None
+    """the output, open and locked until the run ends (None: closed)"""
+    max_chars: int | None = DEFAULT_MAX_CHARS
+    """longer documents become error records without reaching the model (None: no limit)"""
 
     @property
     def pending(self) -> int:
@@ -57,6 +68,23 @@ class RunPlan:
             if in_shard(rec["id"], self.shard) and str(rec["id"]) not in self.done:
                 yield rec
 
+    def too_long(self, record: Record) -> bool:
+        """Whether the record's text is over the plan's ``max_chars``."""
+        text = record.get("text")
+        return self.max_chars is not None and isinstance(text, str) and len(text) > self.max_chars
+
+    def close(self) -> None:
+        """Release the output (its lock); :func:`execute` does it when the run ends."""
+        if self.results is not None:
+            self.results.close()
+            self.results = None
+
+    def __enter__(self) -> RunPlan:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def plan_run(
     input: str | Path,
@@ -65,25 +93,40 @@ def plan_run(
     *,
     shard: tuple[int, int] | None = None,
     retry_errors: bool = False,
+    max_chars: int | None = DEFAULT_MAX_CHARS,
 ) -> RunPlan:
-    """Check every input line against ``job`` and read which ids the output already holds."""
+    """Check every input line against ``job``, then open and lock the output and read which ids it
+    already holds. Raises :class:`InputError` for a folder given as either file, an output that is the
+    input, an input with no documents, an output another run holds, or an existing output that is not a
+    run's output (left unchanged). The plan holds the output's lock until :func:`execute` ends or
+    :meth:`RunPlan.close`."""
     input, output = Path(input), Path(output)
-    retried = drop_errors(output) if retry_errors else 0
-    done_all = done_ids(output)
-    total = 0
-    done: set[str] = set()
+    if max_chars is not None and max_chars < 1:
+        raise InputError(f"max_chars must be at least 1, not {max_chars}")
+    check_run_paths(input, output)
 
     def check(record: Record) -> None:
         if "error" in record:
             raise InputError("the field 'error' is kept for documents that fail; rename it")
         job.check(record)
 
+    documents = 0
+    mine: list[str] = []
     for _, rec in iter_records(input, check):
+        documents += 1
         if in_shard(rec["id"], shard):
-            total += 1
-            if str(rec["id"]) in done_all:
-                done.add(str(rec["id"]))
-    return RunPlan(input, output, job, shard, total, done, retried)
+            mine.append(str(rec["id"]))
+    if not documents:
+        raise InputError(f"no documents in {input}")
+    results = ResultsFile(output, shape=is_run_record, source=input).open()
+    try:
+        retried = results.drop(is_error) if retry_errors else 0
+        done_all = results.done_ids()
+    except BaseException:
+        results.close()
+        raise
+    done = {i for i in mine if i in done_all}
+    return RunPlan(input, output, job, shard, len(mine), done, retried, results, max_chars)
 
 
 @dataclass
@@ -111,10 +154,28 @@ def error_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}"[:500]
 
 
-def guarded(job: Job, ex: Extractor, records: Sequence[Record]) -> Iterator[Record]:
+def too_long_error(chars: int, max_chars: int) -> str:
+    """The error record's message for a document over the size limit."""
+    return (
+        f"InputError: the text has {chars:,} characters, more than the limit of {max_chars:,} per "
+        "document (raise it with --max-chars)"
+    )
+
+
+def guarded(
+    job: Job, ex: Extractor, records: Sequence[Record], *, max_chars: int | None = None
+) -> Iterator[Record]:
     """Output records for ``records``, in order: each input record plus the job's fields, or plus an
     ``error`` field. When the batch fails, the documents not yet done are tried one at a time, so one
-    bad document costs only itself."""
+    bad document costs only itself. A text over ``max_chars`` characters is an error record at once."""
+    if max_chars is not None and any(len(r["text"]) > max_chars for r in records):
+        within = iter(guarded(job, ex, [r for r in records if len(r["text"]) <= max_chars]))
+        for rec in records:
+            if len(rec["text"]) > max_chars:
+                yield _merge(rec, {"error": too_long_error(len(rec["text"]), max_chars)})
+            else:
+                yield next(within)
+        return
     done = 0
     try:
         for rec, fields in zip(records, job.results(ex, records)):
@@ -148,26 +209,32 @@ def write_results(
     on_written: Callable[[Record], None] | None = None,
     max_failures_in_a_row: int = MAX_FAILURES_IN_A_ROW,
 ) -> RunSummary:
-    """Append ``results`` to the plan's output, each line flushed and synced before the next."""
+    """Append ``results`` to the plan's output, each line flushed and synced before the next; the
+    output is released at the end. Documents over the size limit do not count as failures in a row
+    (they say nothing about the model)."""
     summary = RunSummary()
     start = time.perf_counter()
     in_a_row = 0
-    plan.output.parent.mkdir(parents=True, exist_ok=True)
-    with plan.output.open("a", encoding="utf-8") as out:
+    if plan.results is None:
+        raise RuntimeError("this plan has run already (its output is closed); make a new plan")
+    try:
         for rec in results:
-            out.write(json.dumps(rec, ensure_ascii=False) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
+            plan.results.append(rec)
             summary.note(rec)
             if on_written is not None:
                 on_written(rec)
-            in_a_row = in_a_row + 1 if "error" in rec else 0
+            if "error" not in rec:
+                in_a_row = 0
+            elif not plan.too_long(rec):
+                in_a_row += 1
             if in_a_row >= max_failures_in_a_row:
                 summary.stopped = (
                     f"{in_a_row} documents failed in a row (last: {rec['error']}); "
                     "stopped. Fix the cause and rerun with --retry-errors"
                 )
                 break
+    finally:
+        plan.close()
     summary.seconds = time.perf_counter() - start
     return summary
 
@@ -184,6 +251,6 @@ def execute(
 
     def results() -> Iterator[Record]:
         for chunk in chunks(plan.records(), chunk_size):
-            yield from guarded(plan.job, extractor, chunk)
+            yield from guarded(plan.job, extractor, chunk, max_chars=plan.max_chars)
 
     return write_results(plan, results(), on_written=on_written, max_failures_in_a_row=max_failures_in_a_row)

@@ -26,18 +26,24 @@ from ieforge.runs.local import MAX_FAILURES_IN_A_ROW, RunPlan, RunSummary, guard
 class _Worker:
     """A Ray actor: one model, many chunks."""
 
-    def __init__(self, job: Job, model_options: dict[str, Any], threads: int | None) -> None:
+    def __init__(
+        self, job: Job, model_options: dict[str, Any], threads: int | None, max_chars: int | None = None
+    ) -> None:
         from ieforge.extractor import Extractor
         from ieforge.models.threads import set_threads
 
         if threads:
             set_threads(threads)
         self.job = job
+        self.max_chars = max_chars
         self.extractor = Extractor(**model_options)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         records = [json.loads(line) for line in batch["line"]]
-        out = [json.dumps(rec, ensure_ascii=False) for rec in guarded(self.job, self.extractor, records)]
+        out = [
+            json.dumps(rec, ensure_ascii=False)
+            for rec in guarded(self.job, self.extractor, records, max_chars=self.max_chars)
+        ]
         return {"line": out}
 
 
@@ -75,10 +81,16 @@ def execute_ray(
 
     lines = [{"line": json.dumps(rec, ensure_ascii=False)} for rec in plan.records()]
     if not lines:
+        plan.close()
         return RunSummary()
     dataset = ray.data.from_items(lines).map_batches(
         _Worker,
-        fn_constructor_kwargs={"job": plan.job, "model_options": model_options, "threads": cpus_per_worker},
+        fn_constructor_kwargs={
+            "job": plan.job,
+            "model_options": model_options,
+            "threads": cpus_per_worker,
+            "max_chars": plan.max_chars,
+        },
         batch_size=chunk_size,
         batch_format="numpy",
         concurrency=workers,
