@@ -20,7 +20,7 @@ from ieforge.corpus.formats import as_json, compact, explained, json_keys
 from ieforge.errors import InputError
 from ieforge.prompts.parsers import parse_string_list
 from ieforge.schemas.relations import load_relation_schema
-from ieforge.train.pairs import PairSettings, done_ids, make_pair, read_pairs, sample_score
+from ieforge.train.pairs import PairSettings, make_pair, pairs_file, read_pairs, sample_score
 
 GOLD = [("EU", "organization"), ("German", "else")]
 
@@ -219,7 +219,8 @@ def test_pairs_file_resume_and_bad_line(sources: list[tuple[str, Path]], tmp_pat
         pair.model_dump_json() + "\n" + json.dumps({"id": "d1", "dropped": True, "samples": [0, 0]}) + "\n"
         '{"id": "cut-by-a-kil'
     )
-    assert done_ids(path) == {ex.id, "d1"}
+    with pairs_file(path) as pairs:
+        assert pairs.done_ids() == {ex.id, "d1"}
     path.write_text(pair.model_dump_json() + "\n" + json.dumps({"id": "d1", "dropped": True}) + "\n")
     assert [p.id for p in read_pairs(path)] == [ex.id]
     path.write_text(pair.model_dump_json() + "\n" + json.dumps({"id": "z", "prompt": 3}) + "\n")

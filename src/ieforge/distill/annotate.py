@@ -11,14 +11,13 @@ context are split on sentence boundaries and their answers merged.
 :func:`annotate_file` writes one line per passage as soon as its batch is answered, so a run killed at
 any point resumes where it stopped without losing or duplicating passages; ``shard`` splits a passage
 file between machines. A passage whose generation fails is written with its ``error`` and the run goes
-on.
+on. The output file follows :mod:`ieforge.resumable` (locked while annotating; a file that is not an
+annotation file is refused and left unchanged).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,8 @@ from ieforge.grounding import Chunk, chunk_text
 from ieforge.models.base import Backend, Chat, Generation
 from ieforge.prompts import ChatPrompt, load_chat_prompt
 from ieforge.prompts.structured import parse_entity_pairs
-from ieforge.runs.jsonl import Record, done_ids, run_jsonl
+from ieforge.resumable import ResultsFile, is_error
+from ieforge.runs.jsonl import Record, is_run_record, run_jsonl
 from ieforge.tasks._answers import chunk_budget
 
 log = logging.getLogger(__name__)
@@ -136,12 +136,13 @@ def annotate_file(
     on_start: Callable[[int, int], None] | None = None,
     on_done: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Annotate a passage JSONL (``{"id", "text"}`` lines) into ``out``, appending and resuming.
+    """Annotate a passage JSONL (``{"id", "text"}`` lines) into ``out``, appending and resuming (a
+    :class:`~ieforge.resumable.ResultsFile`: locked for the call, refused when it is not an annotation
+    file).
 
     With ``retry_errors`` the passages written with an ``error`` by an earlier run are taken out of
     ``out`` first and annotated again. Returns counts: passages written now and found done, entities,
     dropped strings, unparsed answers, passages with errors and passages retried."""
-    retried = _drop_failed(Path(out)) if retry_errors else 0
     counts = {
         "written": 0,
         "already_done": 0,
@@ -151,7 +152,7 @@ def annotate_file(
         "bad_type": 0,
         "unparsed": 0,
         "errors": 0,
-        "retried": retried,
+        "retried": 0,
     }
 
     def started(pending: int, done: int) -> None:
@@ -171,27 +172,8 @@ def annotate_file(
                 on_done(1)
             yield ann.model_dump()
 
-    counts["written"] = run_jsonl(passages, out, process, on_start=started, shard=shard)
+    with ResultsFile(out, what="passage annotation", shape=is_run_record, source=passages) as results:
+        if retry_errors:
+            counts["retried"] = results.drop(is_error)
+        counts["written"] = run_jsonl(passages, results, process, on_start=started, shard=shard)
     return counts
-
-
-def _drop_failed(path: Path) -> int:
-    """Rewrite ``path`` without its lines that carry an error (atomically); how many were dropped."""
-    if not path.is_file():
-        return 0
-    done_ids(path)  # cuts a torn last line first
-    kept, dropped = [], 0
-    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
-        try:
-            failed = json.loads(line).get("error") is not None
-        except (ValueError, AttributeError):
-            failed = False
-        if failed:
-            dropped += 1
-        else:
-            kept.append(line)
-    if dropped:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text("".join(kept), encoding="utf-8")
-        os.replace(tmp, path)
-    return dropped

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 from collections import Counter
@@ -69,6 +68,7 @@ from ieforge.data.labels import DATASET_LABELS
 from ieforge.data.uniner import read_uniner
 from ieforge.errors import InputError
 from ieforge.evaluate.metrics import PRF, relation_prf, span_prf, uniner_prf
+from ieforge.resumable import ResultsFile
 from ieforge.types import Entity, ParseStats
 
 if TYPE_CHECKING:
@@ -498,40 +498,45 @@ def cache_key(dataset_sha256: str, model: str, prompt: str, options: dict[str, A
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+def _is_cache_line(record: dict[str, Any]) -> bool:
+    return isinstance(record.get("key"), str) and "id" in record and "prediction" in record
+
+
 class PredictionCache:
     """Predictions of one configuration on one file, one JSONL line ``{"key", "id", "prediction"}`` each.
 
-    ``folder=None`` caches nothing. Lines are appended and flushed as predictions arrive; :meth:`load`
-    drops a torn last line (from a killed run) from the file and skips lines of another key.
+    ``folder=None`` caches nothing. The file is a :class:`~ieforge.resumable.ResultsFile`: :meth:`load`
+    locks it (another evaluation of the same configuration fails at once), cuts a torn last line (from
+    a killed run) and skips lines of another key; :meth:`writer` appends, flushes and syncs each
+    prediction and releases the lock at its end.
     """
 
     def __init__(self, folder: str | Path | None, task: str, key: str) -> None:
         self.key = key
         self.path = Path(folder) / f"{task}-{key[:24]}.jsonl" if folder is not None else None
+        self._file: ResultsFile | None = None
+
+    def _open(self) -> ResultsFile:
+        assert self.path is not None
+        if self._file is None:
+            self._file = ResultsFile(self.path, what="prediction cache", shape=_is_cache_line).open()
+        return self._file
 
     def load(self) -> dict[str, dict[str, Any]]:
         """Example id -> cached prediction."""
-        if self.path is None or not self.path.is_file():
+        if self.path is None:
             return {}
-        data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            cut = data.rfind(b"\n") + 1
-            with self.path.open("r+b") as f:
-                f.truncate(cut)
-            data = data[:cut]
         found: dict[str, dict[str, Any]] = {}
-        for line in data.decode("utf-8", errors="replace").splitlines():
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if (
-                isinstance(rec, dict)
-                and rec.get("key") == self.key
-                and isinstance(rec.get("prediction"), dict)
-            ):
-                found[str(rec.get("id"))] = rec["prediction"]
+        for _, rec in self._open().records():
+            if rec["key"] == self.key and isinstance(rec["prediction"], dict):
+                found[str(rec["id"])] = rec["prediction"]
         return found
+
+    def close(self) -> None:
+        """Release the cache file (:meth:`writer` does it at its end)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     @contextmanager
     def writer(self) -> Iterator[Any]:
@@ -539,19 +544,15 @@ class PredictionCache:
         if self.path is None:
             yield lambda ident, prediction: None
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
+        results = self._open()
 
-            def add(ident: str, prediction: dict[str, Any]) -> None:
-                line = {"key": self.key, "id": ident, "prediction": prediction}
-                f.write(json.dumps(line, ensure_ascii=False) + "\n")
-                f.flush()
+        def add(ident: str, prediction: dict[str, Any]) -> None:
+            results.append({"key": self.key, "id": ident, "prediction": prediction})
 
-            try:
-                yield add
-            finally:
-                f.flush()
-                os.fsync(f.fileno())
+        try:
+            yield add
+        finally:
+            self.close()
 
 
 # ----- running -------------------------------------------------------------------------------------------

@@ -4,13 +4,13 @@ metric (tuple F1, see :func:`ieforge.corpus.answer_f1`; character similarity for
 explanation-first answers), and keep the best sample as *chosen* and the worst as *rejected* when their
 scores differ by at least ``min_gap``. For a share of the pairs the gold answer is the chosen one.
 
-The output JSONL is written as it goes and a restarted run skips the examples already written.
+The output JSONL is written as it goes (a :class:`~ieforge.resumable.ResultsFile`: locked while the run
+lasts, each line synced) and a restarted run skips the examples already written.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ from ieforge._validation import read_model_lines
 from ieforge.corpus import CorpusExample, answer_f1, read_corpus
 from ieforge.errors import InputError
 from ieforge.models.base import Backend, Message
+from ieforge.resumable import ResultsFile
 
 STOP: dict[str, tuple[str, ...]] = {"list": ("]",), "rows": ("}]", "}\n]")}
 """where the tasks stop answers of these styles (their prompts' ``stop``)"""
@@ -143,17 +144,14 @@ def _prompt_tokens(backend: Backend, example: CorpusExample) -> int:
     return sum(backend.count_tokens(m["content"]) for m in example.prompt) + 8 * len(example.prompt)
 
 
-def done_ids(path: Path) -> set[str]:
-    """Ids already in a pairs file (pairs and dropped examples): a restarted run skips them."""
-    if not path.is_file():
-        return set()
-    seen = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            seen.add(str(json.loads(line)["id"]))
-        except (ValueError, KeyError, TypeError):
-            continue  # a line cut by a kill is written again
-    return seen
+def is_pairs_line(record: dict[str, Any]) -> bool:
+    """The shape of a pairs file's lines: a pair, or a ``{"id", "dropped": true}`` line."""
+    return "id" in record and (record.get("dropped") is True or "chosen" in record)
+
+
+def pairs_file(path: str | Path, corpus: str | Path | None = None) -> ResultsFile:
+    """A pairs file as a :class:`~ieforge.resumable.ResultsFile` (open it to lock and resume it)."""
+    return ResultsFile(path, what="preference pair", shape=is_pairs_line, source=corpus)
 
 
 def build_pairs(
@@ -171,29 +169,32 @@ def build_pairs(
     rng = random.Random(settings.seed)
     if settings.limit is not None and len(examples) > settings.limit:
         examples = rng.sample(examples, settings.limit)
-    out = Path(settings.out)
-    seen = done_ids(out)
-    todo = [ex for ex in examples if ex.id not in seen]
-    if backend is None:
-        from ieforge.models import load_model
+    with pairs_file(settings.out, settings.corpus) as out:
+        seen = out.done_ids()
+        todo = [ex for ex in examples if ex.id not in seen]
+        if backend is None:
+            from ieforge.models import load_model
 
-        backend = load_model(settings.model)
-    counts = {"examples": len(examples), "skipped_done": len(examples) - len(todo), "pairs": 0, "dropped": 0}
-    short = [ex for ex in todo if _prompt_tokens(backend, ex) <= settings.max_prompt_tokens]
-    counts["prompt_too_long"] = len(todo) - len(short)
-    todo = short
-    if total is not None:
-        total(len(todo))
-    with out.open("a", encoding="utf-8") as f:
+            backend = load_model(settings.model)
+        counts = {
+            "examples": len(examples),
+            "skipped_done": len(examples) - len(todo),
+            "pairs": 0,
+            "dropped": 0,
+        }
+        short = [ex for ex in todo if _prompt_tokens(backend, ex) <= settings.max_prompt_tokens]
+        counts["prompt_too_long"] = len(todo) - len(short)
+        todo = short
+        if total is not None:
+            total(len(todo))
         for ex, texts in sample_answers(backend, todo, settings):
             pair, scores = make_pair(ex, texts, settings, random.Random(f"{settings.seed}:{ex.id}"))
             if pair is None:
-                f.write(json.dumps({"id": ex.id, "dropped": True, "samples": scores}) + "\n")
+                out.append({"id": ex.id, "dropped": True, "samples": scores})
                 counts["dropped"] += 1
             else:
-                f.write(pair.model_dump_json() + "\n")
+                out.append(pair.model_dump(mode="json"))
                 counts["pairs"] += 1
-            f.flush()
             if on_done is not None:
                 on_done(1)
     return counts
