@@ -16,6 +16,7 @@ from rich.table import Table
 
 from ieforge._progress import progress_bar
 from ieforge.errors import IEForgeError
+from ieforge.runs.local import DEFAULT_MAX_CHARS
 from ieforge.tasks.entity_typing import READINGS
 from ieforge.tasks.ner import DEFAULT_BATCH_SIZE as NER_BATCH_SIZE
 
@@ -177,6 +178,7 @@ def ner(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     input: Annotated[str | None, typer.Option("--input", "-i", help="JSONL file of {id, text} lines")] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", help="JSONL output (resumable)")] = None,
+    max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
     prompt: NERPromptOpt = None,
     batch_size: Annotated[int, typer.Option(help="questions decoded together")] = NER_BATCH_SIZE,
     max_new_tokens: Annotated[int, typer.Option(help="answer length limit per question")] = 64,
@@ -209,7 +211,7 @@ def ner(
             **two_stage,
         )
         if input is not None and output is not None:
-            _run_corpus(make_job("ner", labels=label_list), input, output, ex, model)
+            _run_corpus(make_job("ner", labels=label_list), input, output, ex, model, max_chars=max_chars)
             return
         assert text is not None
         _load(ex, model, "ner")
@@ -264,6 +266,7 @@ def relation(
         ),
     ] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", help="JSONL output (resumable)")] = None,
+    max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
     batch_size: Annotated[int, typer.Option(help="pairs per forward pass")] = 8,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
 ) -> None:
@@ -288,7 +291,7 @@ def relation(
         )
         ex = Extractor(model, batch_size=batch_size, device=device, base_url=base_url)
         if input is not None and output is not None:
-            _run_corpus(job, input, output, ex, model)
+            _run_corpus(job, input, output, ex, model, max_chars=max_chars)
             return
         assert text is not None
         end_to_end = head is None and tail is None and "<e1>" not in text
@@ -316,6 +319,14 @@ InputOpt = Annotated[str | None, typer.Option("--input", "-i", help="JSONL file 
 OutputOpt = Annotated[str | None, typer.Option("--output", "-o", help="JSONL output (resumable)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")]
+MaxCharsOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-chars",
+        help="with --input: a document with more characters is written as an error record (0: no limit)",
+        min=0,
+    ),
+]
 AnswerTokensOpt = Annotated[
     int | None, typer.Option(help="answer length limit per question (default: the task's own)")
 ]
@@ -342,6 +353,7 @@ def events(
     as_json: JsonOpt = False,
     input: InputOpt = None,
     output: OutputOpt = None,
+    max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
     batch_size: Annotated[int, typer.Option(help="questions generated together")] = 8,
     max_new_tokens: AnswerTokensOpt = None,
     device: DeviceOpt = "auto",
@@ -366,6 +378,7 @@ def events(
             output,
             ex,
             model,
+            max_chars=max_chars,
             one=lambda t: ex.event_result(t, schema=schema, detection=job.detection),  # type: ignore[arg-type]
             show=None if as_json else _print_events,
         )
@@ -381,6 +394,7 @@ def openie(
     as_json: JsonOpt = False,
     input: InputOpt = None,
     output: OutputOpt = None,
+    max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
     batch_size: Annotated[int, typer.Option(help="texts generated together")] = 8,
     max_new_tokens: AnswerTokensOpt = None,
     device: DeviceOpt = "auto",
@@ -402,6 +416,7 @@ def openie(
             output,
             ex,
             model,
+            max_chars=max_chars,
             one=ex.triples_result,
             show=None if as_json else _print_triples,
         )
@@ -426,6 +441,7 @@ def table(
         ),
     ] = None,
     output: OutputOpt = None,
+    max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
     batch_size: Annotated[int, typer.Option(help="texts generated together")] = 8,
     max_new_tokens: AnswerTokensOpt = None,
     device: DeviceOpt = "auto",
@@ -457,6 +473,7 @@ def table(
             output,
             ex,
             model,
+            max_chars=max_chars,
             one=lambda t: ex.table(t, instruction=instruction or "", headers=header_list),
             show=shows[fmt],
         )
@@ -502,6 +519,7 @@ def run(
     retry_errors: Annotated[
         bool, typer.Option("--retry-errors", help="run again the documents the output records as errors")
     ] = False,
+    max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
     engine: Annotated[str, typer.Option(help="local (this process) or ray (Ray Data workers)")] = "local",
     workers: Annotated[int, typer.Option(help="ray: model workers", min=1)] = 1,
     ray_address: Annotated[
@@ -544,12 +562,20 @@ def run(
         if engine == "local":
             ex = Extractor(**options)
             _run_corpus(
-                job, input, output, ex, model, shard=part, retry_errors=retry_errors, chunk_size=chunk_size
+                job,
+                input,
+                output,
+                ex,
+                model,
+                shard=part,
+                retry_errors=retry_errors,
+                chunk_size=chunk_size,
+                max_chars=max_chars,
             )
             return
         from ieforge.runs.ray_engine import execute_ray
 
-        plan = _plan(job, input, output, shard=part, retry_errors=retry_errors)
+        plan = _plan(job, input, output, shard=part, retry_errors=retry_errors, max_chars=max_chars)
         if plan.pending:
             summary = _with_progress(
                 plan,
@@ -568,12 +594,20 @@ def run(
 
 
 def _plan(
-    job: Job, input: str, output: str, *, shard: tuple[int, int] | None = None, retry_errors: bool = False
+    job: Job,
+    input: str,
+    output: str,
+    *,
+    shard: tuple[int, int] | None = None,
+    retry_errors: bool = False,
+    max_chars: int = DEFAULT_MAX_CHARS,
 ) -> RunPlan:
-    """Check the input (before any model loads) and say what the output already holds."""
+    """Check the input and the output (before any model loads: a folder, the input as output, an empty
+    input, an output another run holds or that is no run's output each stop here with one line), lock
+    the output and say what it already holds."""
     from ieforge.runs import plan_run
 
-    plan = plan_run(input, output, job, shard=shard, retry_errors=retry_errors)
+    plan = plan_run(input, output, job, shard=shard, retry_errors=retry_errors, max_chars=max_chars or None)
     if plan.retried:
         err.print(f"retrying {plan.retried} documents that failed before")
     if plan.done:
@@ -619,12 +653,14 @@ def _run_corpus(
     shard: tuple[int, int] | None = None,
     retry_errors: bool = False,
     chunk_size: int = 32,
+    max_chars: int = DEFAULT_MAX_CHARS,
 ) -> None:
     """Run ``job`` over a JSONL file in this process (see ``ieforge run``)."""
     from ieforge.runs import execute
 
-    plan = _plan(job, input, output, shard=shard, retry_errors=retry_errors)
+    plan = _plan(job, input, output, shard=shard, retry_errors=retry_errors, max_chars=max_chars)
     if not plan.pending:
+        plan.close()
         return
     _load(ex, model, job.task)
     summary = _with_progress(
@@ -643,10 +679,11 @@ def _text_or_file(
     *,
     one: Callable[[str], Any],
     show: Callable[[dict[str, Any]], None] | None,
+    max_chars: int = DEFAULT_MAX_CHARS,
 ) -> None:
     """Run a task on TEXT and print the result (JSON when ``show`` is None), or ``job`` over a JSONL file."""
     if input is not None and output is not None:
-        _run_corpus(job, input, output, ex, model)
+        _run_corpus(job, input, output, ex, model, max_chars=max_chars)
         return
     assert text is not None
     _load(ex, model)
