@@ -275,6 +275,6 @@ def test_unreadable_schema_files(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"nowhere\.yaml: no such relation schema file"):
         load_relation_schema(str(tmp_path / "nowhere.yaml"))
     with pytest.raises(
-        InputError, match=r"unknown relation schema 'ace05' \(available: fewrel, retacred, semeval"
+        InputError, match=r"unknown relation schema 'ace05' \(available: fewrel, retacred, scierc, semeval"
     ):
         load_relation_schema("ace05")
