@@ -314,7 +314,7 @@ def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
         (["ner", "--data", "ai={bio}", "--data", "ai={bio}"], "given twice"),
         (["re", "--data", "s={notes}"], "unknown relation file format"),
         (["re", "--data", "s={semeval}", "--schema", "nosuch"], "unknown relation schema"),
-        (["re", "--data", "s={semeval}", "--method", "guess"], "--method is qa4re or vanilla"),
+        (["re", "--data", "s={semeval}", "--method", "guess"], "method is qa4re or vanilla"),
     ],
 )
 def test_bad_arguments_fail_in_one_line_before_any_model_loads(

@@ -146,9 +146,9 @@ def test_job_options_are_checked() -> None:
         make_job("ner")
     with pytest.raises(InputError, match="unknown task 'nre'"):
         make_job("nre")
-    with pytest.raises(InputError, match="--method"):
+    with pytest.raises(InputError, match="method is qa4re or vanilla, not 'qa5re'"):
         make_job("re", method="qa5re")
-    with pytest.raises(InputError, match="--reading"):
+    with pytest.raises(InputError, match="reading is letters, generate, verify or score, not 'guess'"):
         make_job("re", reading="guess")
     with pytest.raises(InputError, match="--detection"):
         make_job("events", detection="sometimes")

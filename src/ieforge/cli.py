@@ -77,6 +77,13 @@ ModelOpt = Annotated[
 ]
 
 
+FormatOpt = Annotated[
+    str,
+    typer.Option("--format", "-f", help="table, json or csv (csv: a header line, then one row per result)"),
+]
+AsJsonOpt = Annotated[bool, typer.Option("--json", help="print JSON: the same as --format json")]
+
+
 TypingOpt = Annotated[
     str | None,
     typer.Option(
@@ -175,7 +182,8 @@ def ner(
     labels: Annotated[str, typer.Option("--labels", "-l", help="comma-separated entity types")] = "",
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    fmt: FormatOpt = "table",
+    as_json: AsJsonOpt = False,
     input: Annotated[str | None, typer.Option("--input", "-i", help="JSONL file of {id, text} lines")] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", help="JSONL output (resumable)")] = None,
     max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
@@ -195,6 +203,7 @@ def ner(
     if not label_list:
         raise _fail("give the entity types with --labels, e.g. --labels person,location")
     _check_io(text, input, output)
+    fmt = _output_format(fmt, as_json, ("table", "json", "csv"))
     two_stage = _typing(typing, proposer, typing_calibrate, typing_threshold, flat, typing_prompt)
     from ieforge.extractor import Extractor
     from ieforge.runs import make_job
@@ -216,8 +225,10 @@ def ner(
         assert text is not None
         _load(ex, model, "ner")
         result = ex.ner(text, label_list)
-        if as_json:
+        if fmt == "json":
             out.print_json(result.model_dump_json())
+        elif fmt == "csv":
+            _write_rows(_ENTITY_COLUMNS, [_entity_row(e) for e in result.model_dump()["entities"]])
         else:
             _print_entities(result.model_dump())
     except IEForgeError as exc:
@@ -256,7 +267,8 @@ def relation(
     ] = 1,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    fmt: FormatOpt = "table",
+    as_json: AsJsonOpt = False,
     input: Annotated[
         str | None,
         typer.Option(
@@ -275,6 +287,7 @@ def relation(
     With neither --head/--tail nor <e1>/<e2> marks, finds the schema's entity types with NER first and
     classifies every pair the type constraints allow (end-to-end)."""
     _check_io(text, input, output)
+    fmt = _output_format(fmt, as_json, ("table", "json", "csv"))
     from ieforge.extractor import Extractor, make_query
     from ieforge.runs.jobs import RelationJob
     from ieforge.tasks.relations import pick_demonstrations
@@ -301,14 +314,18 @@ def relation(
         _load(ex, model)
         if query is None:
             rels = job.extract(ex, text)
-            if as_json:
+            if fmt == "json":
                 out.print_json(json.dumps([r.model_dump() for r in rels]))
+            elif fmt == "csv":
+                _write_rows(_RELATION_COLUMNS, [_relation_row(r.model_dump()) for r in rels])
             else:
                 _print_relations(rels)
             return
         rel = job.task_on(ex).run(query)
-        if as_json:
+        if fmt == "json":
             out.print_json(rel.model_dump_json())
+        elif fmt == "csv":
+            _write_rows(_RELATION_COLUMNS, [_relation_row(rel.model_dump())])
         else:
             _print_relation(rel.model_dump())
     except IEForgeError as exc:
@@ -332,6 +349,15 @@ AnswerTokensOpt = Annotated[
 ]
 
 
+def _output_format(fmt: str, as_json: bool, allowed: tuple[str, ...]) -> str:
+    """The output format ``--format`` (or its alias ``--json``) names, checked before any model loads."""
+    if fmt not in allowed:
+        raise _fail(f"--format is {', '.join(allowed[:-1])} or {allowed[-1]}, not '{fmt}'")
+    if as_json and fmt not in ("table", "json"):
+        raise _fail(f"--json is --format json: give one of --json and --format {fmt}")
+    return "json" if as_json else fmt
+
+
 def _check_io(text: str | None, input: str | None, output: str | None) -> None:
     if (text is None) == (input is None):
         raise _fail("give either a TEXT argument or --input FILE")
@@ -350,7 +376,8 @@ def events(
     ] = "auto",
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
-    as_json: JsonOpt = False,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    as_json: AsJsonOpt = False,
     input: InputOpt = None,
     output: OutputOpt = None,
     max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
@@ -360,6 +387,7 @@ def events(
 ) -> None:
     """Find events: triggers (span + type) and their arguments (span + role), grounded to offsets."""
     _check_io(text, input, output)
+    fmt = _output_format(fmt, as_json, ("table", "json"))
     from ieforge.extractor import Extractor
     from ieforge.runs.jobs import EventJob
     from ieforge.schemas.events import load_event_schema
@@ -380,7 +408,7 @@ def events(
             model,
             max_chars=max_chars,
             one=lambda t: ex.event_result(t, schema=schema, detection=job.detection),  # type: ignore[arg-type]
-            show=None if as_json else _print_events,
+            show=None if fmt == "json" else _print_events,
         )
     except IEForgeError as exc:
         raise _fail(str(exc)) from None
@@ -391,7 +419,8 @@ def openie(
     text: Annotated[str | None, typer.Argument(help="text to extract from (or use --input)")] = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
-    as_json: JsonOpt = False,
+    fmt: FormatOpt = "table",
+    as_json: AsJsonOpt = False,
     input: InputOpt = None,
     output: OutputOpt = None,
     max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
@@ -401,6 +430,7 @@ def openie(
 ) -> None:
     """Open IE: every fact the text states as (subject, relation, object[, more]); parts grounded."""
     _check_io(text, input, output)
+    fmt = _output_format(fmt, as_json, ("table", "json", "csv"))
     from ieforge.extractor import Extractor
     from ieforge.runs.jobs import OpenIEJob
 
@@ -418,7 +448,7 @@ def openie(
             model,
             max_chars=max_chars,
             one=ex.triples_result,
-            show=None if as_json else _print_triples,
+            show={"json": None, "csv": _write_triples_csv, "table": _print_triples}[fmt],
         )
     except IEForgeError as exc:
         raise _fail(str(exc)) from None
@@ -431,7 +461,8 @@ def table(
         str | None, typer.Option(help='what to list, e.g. "List the products and their prices."')
     ] = None,
     headers: Annotated[str, typer.Option(help="comma-separated column headers, e.g. product,price")] = "",
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv")] = "table",
+    fmt: FormatOpt = "table",
+    as_json: AsJsonOpt = False,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     input: Annotated[
@@ -448,8 +479,7 @@ def table(
 ) -> None:
     """On-demand IE: fill a table with the given headers from the text, following an instruction."""
     _check_io(text, input, output)
-    if fmt not in ("table", "json", "csv"):
-        raise _fail("--format is table, json or csv")
+    fmt = _output_format(fmt, as_json, ("table", "json", "csv"))
     header_list = [h.strip() for h in headers.split(",") if h.strip()]
     if text is not None and (not instruction or not header_list):
         raise _fail("give --instruction and --headers")
@@ -692,6 +722,67 @@ def _text_or_file(
         out.print_json(result.model_dump_json())
     else:
         show(result.model_dump())
+
+
+_ENTITY_COLUMNS = ("start", "end", "text", "label", "score")
+_RELATION_COLUMNS = (
+    "head",
+    "head_start",
+    "head_end",
+    "head_type",
+    "relation",
+    "tail",
+    "tail_start",
+    "tail_end",
+    "tail_type",
+    "score",
+)
+_TRIPLE_COLUMNS = (
+    "subject",
+    "subject_start",
+    "subject_end",
+    "relation",
+    "relation_start",
+    "relation_end",
+    "object",
+    "object_start",
+    "object_end",
+    "more",
+    "score",
+)
+
+
+def _write_rows(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    """CSV on stdout: a header line, then one line per row (a missing value, e.g. no offsets, is empty)."""
+    import csv
+
+    writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+
+
+def _entity_row(e: dict[str, Any]) -> dict[str, Any]:
+    return {k: e[k] for k in _ENTITY_COLUMNS}
+
+
+def _relation_row(r: dict[str, Any]) -> dict[str, Any]:
+    row = {"relation": r["label"], "score": r["score"]}
+    for part in ("head", "tail"):
+        row.update({part: r[part]["text"], f"{part}_start": r[part]["start"], f"{part}_end": r[part]["end"]})
+        row[f"{part}_type"] = r[f"{part}_type"]
+    return row
+
+
+def _write_triples_csv(result: dict[str, Any]) -> None:
+    rows = []
+    for t in result["triples"]:
+        row: dict[str, Any] = {"more": "; ".join(p["text"] for p in t["extra"]), "score": t["score"]}
+        for part in ("subject", "relation", "object"):
+            row.update(
+                {part: t[part]["text"], f"{part}_start": t[part]["start"], f"{part}_end": t[part]["end"]}
+            )
+        rows.append(row)
+    _write_rows(_TRIPLE_COLUMNS, rows)
 
 
 def _write_csv(result: dict[str, Any]) -> None:
@@ -1009,11 +1100,12 @@ def eval_re(
     frequent predicted label."""
     from ieforge.evaluate.runner import check_re_labels, evaluate_re, load_re_dataset, parse_data_specs
     from ieforge.extractor import Extractor
+    from ieforge.tasks.relations import check_relation_options
 
-    if method not in ("qa4re", "vanilla") or reading not in ("letters", "generate", "verify", "score"):
-        raise _fail("--method is qa4re or vanilla; --reading is letters, generate, verify or score")
-    if permutations < 1 or (permutations > 1 and reading not in ("letters", "score")):
-        raise _fail("--permutations is at least 1, and above 1 only with --reading letters or score")
+    try:
+        check_relation_options(method, reading, permutations)
+    except IEForgeError as exc:
+        raise _fail(str(exc)) from None
     if limit is not None and limit < 1:
         raise _fail("--limit must be at least 1")
     try:

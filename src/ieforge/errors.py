@@ -23,8 +23,9 @@ class ModelLoadError(IEForgeError):
     """The backend library could not load the model."""
 
 
-class InputError(IEForgeError):
-    """A malformed input file or argument (the message names file and line)."""
+class InputError(IEForgeError, ValueError):
+    """A malformed input file or argument (the message names file and line). It is also a
+    :class:`ValueError`, so code that catches the bad arguments it passed as ``ValueError`` keeps working."""
 
 
 class RequestError(IEForgeError):

@@ -9,17 +9,17 @@ from ieforge.errors import InputError
 from ieforge.grounding import find_mentions
 from ieforge.models import DEFAULT_MODEL, DEFAULT_NER_MODEL, Backend, load_model, model_defaults
 from ieforge.models.catalogue import ModelDefaults
-from ieforge.schemas.events import EventSchema
+from ieforge.schemas.events import EventSchema, load_event_schema
 from ieforge.schemas.relations import RelationSchema
 from ieforge.tasks.entity_typing import TypingReading
 from ieforge.tasks.events import ARGUMENT_TOKENS, TRIGGER_TOKENS, Detection, EventTask
 from ieforge.tasks.ner import DEFAULT_BATCH_SIZE as NER_BATCH_SIZE
 from ieforge.tasks.ner import DEFAULT_MAX_NEW_TOKENS, DEFAULT_PROMPT, NERTask, Proposer
 from ieforge.tasks.ondemand import DEFAULT_MAX_NEW_TOKENS as TABLE_TOKENS
-from ieforge.tasks.ondemand import TableTask
+from ieforge.tasks.ondemand import TableTask, clean_headers
 from ieforge.tasks.openie import DEFAULT_MAX_NEW_TOKENS as OPENIE_TOKENS
 from ieforge.tasks.openie import OpenIETask
-from ieforge.tasks.relations import Method, Reading, RelationQuery, RelationTask
+from ieforge.tasks.relations import Method, Reading, RelationQuery, RelationTask, check_relation_options
 from ieforge.types import (
     Entity,
     Event,
@@ -132,6 +132,14 @@ class Extractor:
             self._ner_backend = load_model(DEFAULT_NER_MODEL, device=self.device, dtype=self.dtype)
         return self._ner_backend
 
+    def _model_name(self, *, ner: bool = False) -> str:
+        """The name of the model a task runs on, without loading it (results of empty texts carry it)."""
+        if ner and self._model_spec is None and DEFAULT_NER_MODEL != DEFAULT_MODEL:
+            return self._ner_backend.name if self._ner_backend is not None else DEFAULT_NER_MODEL
+        if self._backend is not None:
+            return self._backend.name
+        return self._model_spec if isinstance(self._model_spec, str) else DEFAULT_MODEL
+
     @property
     def ner_max_new_tokens(self) -> int:
         """The answer-length limit of each entity question."""
@@ -160,7 +168,10 @@ class Extractor:
         return self._ner_task().prompt_id
 
     def ner(self, text: str, labels: Sequence[str]) -> NERResult:
-        """Entities of the given types in ``text`` with parse statistics, model and prompt version."""
+        """Entities of the given types in ``text`` with parse statistics, model and prompt version (an
+        empty or whitespace-only text has none: no model is loaded or asked)."""
+        if _blank(text):
+            return NERResult(text=text, labels=_labels(labels), entities=[], model=self._model_name(ner=True))
         return self._ner_task().run(text, labels)
 
     def entities(self, text: str, labels: Sequence[str]) -> list[Entity]:
@@ -200,6 +211,7 @@ class Extractor:
             ),
         )
         if key not in self._re:
+            check_relation_options(method, reading, permutations)  # before the model loads
             self._re[key] = RelationTask(
                 self.backend,
                 schema=schema,
@@ -262,10 +274,14 @@ class Extractor:
         ``max_pairs`` refuses (:class:`InputError`) a text whose entities make more pairs than that,
         before any pair is classified (a service's bound on the work one request may ask for).
 
+        An empty or whitespace-only text has no relations (no model is loaded or asked).
         ``entity_types`` overrides the types (needed for schemas without type constraints). ``entities``
         skips NER: ``(mention, type)`` pairs, each mention a string found in the text (first occurrence),
         (start, end) offsets or a :class:`Mention`. Pairs read as the none label are left out of the result.
         """
+        if _blank(text):
+            check_relation_options(method, reading, permutations)
+            return []
         task = self.relation_task(
             schema, method, reading=reading, calibrate=calibrate, permutations=permutations
         )
@@ -327,7 +343,11 @@ class Extractor:
     def event_result(
         self, text: str, *, schema: str | EventSchema = "casie", detection: Detection = "auto"
     ) -> EventResult:
-        """Events of the schema's types in ``text`` with parse statistics, model and prompt versions."""
+        """Events of the schema's types in ``text`` with parse statistics, model and prompt versions (an
+        empty or whitespace-only text has none: no model is loaded or asked)."""
+        if _blank(text):
+            loaded = schema if isinstance(schema, EventSchema) else load_event_schema(schema)
+            return EventResult(text=text, schema_name=loaded.id, events=[], model=self._model_name())
         return self.event_task(schema, detection=detection).run(text)
 
     def events(
@@ -359,7 +379,10 @@ class Extractor:
         return self._openie
 
     def triples_result(self, text: str) -> TriplesResult:
-        """Open IE triples of ``text`` with parse statistics, model and prompt version."""
+        """Open IE triples of ``text`` with parse statistics, model and prompt version (an empty or
+        whitespace-only text has none: no model is loaded or asked)."""
+        if _blank(text):
+            return TriplesResult(text=text, triples=[], model=self._model_name())
         return self._openie_task().run(text)
 
     def triples(self, text: str) -> list[OpenTriple]:
@@ -385,7 +408,18 @@ class Extractor:
 
     def table(self, text: str, *, instruction: str, headers: Sequence[str]) -> TableResult:
         """The table ``instruction`` asks for, with the given column ``headers``, filled from ``text``
-        (``.records()`` for plain rows, ``.to_csv()`` for CSV); copied cells carry their offsets."""
+        (``.records()`` for plain rows, ``.to_csv()`` for CSV); copied cells carry their offsets. An
+        empty or whitespace-only text gives a table without rows (no model is loaded or asked)."""
+        if _blank(text):
+            if not instruction.strip():
+                raise InputError("empty instruction")
+            return TableResult(
+                text=text,
+                instruction=instruction,
+                headers=clean_headers(headers),
+                rows=[],
+                model=self._model_name(),
+            )
         return self._table_task().run(text, instruction, headers)
 
     def tables_many(
@@ -404,6 +438,18 @@ class Extractor:
         else:
             header_lists = [list(h) for h in headers]
         return self._table_task().run_many(texts, instructions, header_lists, on_done=on_done)
+
+
+def _blank(text: str) -> bool:
+    """An empty or whitespace-only text: nothing to extract, nothing to ask a model."""
+    return not text.strip()
+
+
+def _labels(labels: Sequence[str]) -> list[str]:
+    out = [label.strip() for label in labels if label.strip()]
+    if not out:
+        raise InputError("at least one entity label is required")
+    return list(dict.fromkeys(out))
 
 
 def entity_types_of(schema: RelationSchema) -> list[str]:

@@ -4,11 +4,12 @@ This covers the usual NER benchmark layouts::
 
     EU NNP B-NP B-ORG          CoNLL-2003: word, POS, chunk, NER tag (space separated)
     SVM<TAB>B-algorithm        CrossNER, WNUT-17, NCBI-disease, BC5CDR: token, tag
-    B-Actor<TAB>steve          MIT Movie / Restaurant: tag first (``tag_first=True``)
+    B-Actor<TAB>steve          MIT Movie / Restaurant: tag first (found by itself)
 
 A blank line ends a sentence and ``-DOCSTART-`` lines are skipped. Columns are split on tabs when the
 first token line holds a tab, and on runs of spaces otherwise; every token line must then have as many
-columns as that first one.
+columns as that first one. The tag is the last column, unless more lines have a tag in the first column
+than in the last (the layout MIT Movie and MIT Restaurant publish): then the file is read tag first.
 
 Tags are ``O`` or ``PREFIX-TYPE``. IOB2 (``B-`` opens every entity) and IOB1 (``I-`` may open one,
 ``B-`` only separates two touching entities of the same type) are both read, as are the BIOES
@@ -23,7 +24,7 @@ The sentence text is its tokens joined by single spaces, so every entity is grou
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ieforge.data.instructuie import NERExample
@@ -44,17 +45,18 @@ _CLOSE = frozenset("ESLU")
 def read_bio(
     path: str | Path,
     *,
-    tag_first: bool = False,
+    tag_first: bool | None = None,
     label_map: Mapping[str, str] | None = None,
 ) -> list[NERExample]:
     """Read a column file into one :class:`NERExample` per sentence, with ids ``FILESTEM-INDEX``.
 
     The tag is taken from the last column, or from the first one when ``tag_first`` is true; the token
-    is the first column (the last one with ``tag_first``). ``label_map`` renames entity types, for
-    example ``{"programlang": "program language"}`` (see :func:`ieforge.data.dataset_labels` for the
-    built-in maps); a type missing from the map keeps its raw name. A line with the wrong number of
-    columns, an empty token or a tag that is not ``O`` or ``PREFIX-TYPE`` with a known prefix raises
-    :class:`InputError` naming the file and the line.
+    is the first column (the last one with ``tag_first``). Left as None, ``tag_first`` is found from
+    the file: true when more token lines have a tag in the first column than in the last.
+    ``label_map`` renames entity types, for example ``{"programlang": "program language"}`` (see
+    :func:`ieforge.data.dataset_labels` for the built-in maps); a type missing from the map keeps its
+    raw name. A line with the wrong number of columns, an empty token or a tag that is not ``O`` or
+    ``PREFIX-TYPE`` with a known prefix raises :class:`InputError` naming the file and the line.
     """
     path = Path(path)
     try:
@@ -70,6 +72,7 @@ def read_bio(
     use_tabs: bool | None = None
     width = 0
     width_line = 0
+    rows: list[tuple[int, str, list[str]] | None] = []  # None: a sentence ends
 
     def flush() -> None:
         if sentence:
@@ -81,10 +84,15 @@ def read_bio(
     for number, raw in enumerate(content.split("\n"), start=1):
         line = raw.rstrip("\r")
         if not line.strip(_ASCII_BLANK):
-            flush()
+            rows.append(None)
             continue
-        if line.startswith(_DOCSTART) or line.split()[-1 if tag_first else 0] == _DOCSTART:
-            flush()
+        ends = line.split()
+        if (
+            ends[0] == _DOCSTART
+            or line.startswith(_DOCSTART)
+            or (tag_first is not False and ends[-1] == _DOCSTART)
+        ):
+            rows.append(None)
             continue
         if use_tabs is None:
             use_tabs = "\t" in line
@@ -101,6 +109,14 @@ def read_bio(
                 f"{path}: line {number}: {len(fields)} column{'' if len(fields) == 1 else 's'}, "
                 f"but the first token line (line {width_line}) has {width}: {line!r}"
             )
+        rows.append((number, line, fields))
+    if tag_first is None:
+        tag_first = _tags_first(row[2] for row in rows if row is not None)
+    for row in rows:
+        if row is None:
+            flush()
+            continue
+        number, line, fields = row
         token, tag = (fields[-1], fields[0]) if tag_first else (fields[0], fields[-1])
         tag = tag.strip(_ASCII_BLANK)
         if not token:
@@ -115,6 +131,22 @@ def read_bio(
         sentence.append((token, tag, number))
     flush()
     return examples
+
+
+def _is_tag(field: str) -> bool:
+    tag = field.strip(_ASCII_BLANK)
+    prefix, sep, kind = tag.partition("-")
+    return tag == "O" or (bool(sep) and prefix in _OPEN and bool(kind))
+
+
+def _tags_first(rows: Iterable[list[str]]) -> bool:
+    """Whether the tags of these token lines are in the first column: more lines have a tag there than
+    in the last column (a file with a bad line is then read, and the line named, as the rest of it)."""
+    first = last = 0
+    for fields in rows:
+        first += _is_tag(fields[0])
+        last += _is_tag(fields[-1])
+    return first > last
 
 
 def _example(ident: str, sentence: list[tuple[str, str, int]], labels: dict[str, str]) -> NERExample:

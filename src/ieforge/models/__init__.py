@@ -99,6 +99,11 @@ def load_model(
         if (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
             return _load_adapter(path, device=device, dtype=dtype)
         ggufs = sorted(path.glob("*.gguf"))
+        if not (path / "config.json").is_file() and not ggufs:
+            raise ModelNotFoundError(
+                f"{name} is a folder without a model: a model folder holds config.json with the weights "
+                "(model.safetensors), one .gguf file, or a LoRA adapter (adapter_config.json)"
+            )
         if not (path / "config.json").is_file() and len(ggufs) == 1:
             g = ggufs[0]
             return TransformersBackend.from_gguf(

@@ -71,9 +71,14 @@ def _resolve_dtype(dtype: str) -> Any:
         raise ModelLoadError(f"unknown dtype '{dtype}' (use auto, bf16, fp16 or fp32)") from None
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+def _first_line(exc: BaseException, limit: int = 400) -> str:
+    """The exception's message as one line: its first paragraph with the line breaks (some libraries
+    break a sentence over lines) turned into spaces, shortened at a word to ``limit`` characters."""
+    paragraph = str(exc).strip().split("\n\n")[0]
+    line = " ".join(part.strip() for part in paragraph.splitlines() if part.strip())
+    if len(line) > limit:
+        line = line[:limit].rsplit(" ", 1)[0] + " ..."
+    return line or type(exc).__name__
 
 
 def _clear_quantizer(model: Any) -> None:

@@ -78,12 +78,9 @@ class RelationJob(Job):
     demonstrations: tuple[tuple[RelationQuery, str], ...] = ()
 
     def __post_init__(self) -> None:
-        if self.method not in ("qa4re", "vanilla"):
-            raise InputError(f"--method is qa4re or vanilla, not '{self.method}'")
-        if self.reading not in ("letters", "generate", "verify", "score"):
-            raise InputError(f"--reading is letters, generate, verify or score, not '{self.reading}'")
-        if self.permutations < 1 or (self.permutations > 1 and self.reading not in ("letters", "score")):
-            raise InputError("--permutations is at least 1, and above 1 only with --reading letters or score")
+        from ieforge.tasks.relations import check_relation_options
+
+        check_relation_options(self.method, self.reading, self.permutations)  # before any model loads
 
     def check(self, record: Record) -> None:
         if _is_pair(record):

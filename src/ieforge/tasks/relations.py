@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ieforge.errors import InputError
 from ieforge.models.base import Backend, Chat
 from ieforge.prompts import (
     REPrompt,
@@ -53,6 +54,31 @@ from ieforge.types import Mention, Relation
 
 Method = Literal["qa4re", "vanilla"]
 Reading = Literal["letters", "generate", "verify", "score"]
+
+METHODS: tuple[str, ...] = ("qa4re", "vanilla")
+READINGS: tuple[str, ...] = ("letters", "generate", "verify", "score")
+
+
+def check_relation_options(method: str, reading: str, permutations: int = 1) -> None:
+    """The one rule on relation options, for the library, the command line, corpus runs and the service:
+    a known method and reading, no ``verify`` reading for the vanilla question (it has no yes/no form),
+    and option rotations (``permutations`` above 1) only for the letters and score readings. Raises
+    :class:`InputError` (a ``ValueError``) with one line naming the option; it needs no model, so a
+    caller checks before loading one."""
+    if method not in METHODS:
+        raise InputError(f"method is qa4re or vanilla, not '{method}'")
+    if reading not in READINGS:
+        raise InputError(f"reading is letters, generate, verify or score, not '{reading}'")
+    if method == "vanilla" and reading == "verify":
+        raise InputError(
+            "reading 'verify' works with method 'qa4re' only: the vanilla question has no yes/no form "
+            "(use reading letters, generate or score)"
+        )
+    if permutations < 1:
+        raise InputError(f"permutations must be at least 1, not {permutations}")
+    if permutations > 1 and reading not in ("letters", "score"):
+        raise InputError(f"permutations above 1 need the letters or score reading, not '{reading}'")
+
 
 # the prompt each (method, reading) uses unless one is given
 _DEFAULT_PROMPT = {"qa4re": "qa4re", "vanilla": "vanilla"}
@@ -107,10 +133,7 @@ class RelationTask:
         the option probabilities by their content-free prior (letters and verify); ``demonstrations``
         are (query, gold label) pairs shown as solved questions before each one; ``permutations``
         averages over that many rotations of the option order (letters and score)."""
-        if method not in ("qa4re", "vanilla"):
-            raise ValueError(f"unknown method '{method}' (use qa4re or vanilla)")
-        if reading not in ("letters", "generate", "verify", "score"):
-            raise ValueError(f"unknown reading '{reading}' (use letters, generate, verify or score)")
+        check_relation_options(method, reading, permutations)
         self.backend = backend
         self.schema = schema if isinstance(schema, RelationSchema) else load_relation_schema(schema)
         self.method = method
@@ -122,17 +145,15 @@ class RelationTask:
         if parser == "yes_no":
             self.reading = "verify"
         elif reading == "verify":
-            raise ValueError(f"reading 'verify' needs a yes/no prompt, not '{self.prompt.id}'")
+            raise InputError(f"reading 'verify' needs a yes/no prompt, not '{self.prompt.id}'")
         elif parser == "option_letter" or reading == "score":
             self.reading = reading
         else:  # the vanilla question has no letters to read: its label is generated
             self.reading = "generate"
         if demonstrations and self.reading == "verify":
-            raise ValueError("demonstrations are not supported with the verify reading")
-        if permutations < 1:
-            raise ValueError(f"permutations must be at least 1, not {permutations}")
+            raise InputError("demonstrations are not supported with the verify reading")
         if permutations > 1 and self.reading not in ("letters", "score"):
-            raise ValueError(f"permutations need the letters or score reading, not '{self.reading}'")
+            raise InputError(f"permutations need the letters or score reading, not '{self.reading}'")
         self.permutations = permutations
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
