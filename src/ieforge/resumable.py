@@ -117,11 +117,11 @@ class ResultsFile:
         shape: Shape = has_id,
         source: str | Path | None = None,
     ) -> None:
+        self._fh: IO[bytes] | None = None
         self.path = Path(path)
         self.what = what
         self.shape = shape
         self.source = Path(source) if source is not None else None
-        self._fh: IO[bytes] | None = None
 
     # ----- opening and closing ----------------------------------------------------------------------
 

@@ -4,7 +4,9 @@ Input lines are JSON objects with a ``text`` field and an optional ``id`` (the l
 Output lines are the input records plus the task's fields, appended and flushed one by one; rerunning
 the same command skips records whose id is already in the output, so an interrupted run resumes without
 losing or duplicating anything. ``shard=(i, n)`` processes only the records whose id hashes to shard ``i``
-of ``n`` (a stable hash: n machines split one input with no coordinator).
+of ``n`` (a stable hash: n machines split one input with no coordinator). The output side (locking, the
+ownership check, torn lines, appending) is :mod:`ieforge.resumable`'s; ``done_ids`` and ``drop_errors``
+here are its functions for a run's output lines.
 """
 
 from __future__ import annotations
