@@ -5,8 +5,9 @@ A result records ``name@version`` of its prompt, so every number can be traced t
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -20,6 +21,13 @@ from ieforge.errors import InputError
 from ieforge.models.base import Chat, Message
 from ieforge.schemas.relations import RelationSchema
 from ieforge.types import Mention
+
+_SLOT = re.compile(r"\{([A-Za-z_]+)\}")
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    """Replace ``{name}`` placeholders in one pass, so braces inside the inserted values stay verbatim."""
+    return _SLOT.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
 class Turn(BaseModel):
@@ -46,12 +54,46 @@ class Prompt(BaseModel):
 
 
 class NERPrompt(Prompt):
-    """A conversation asking one question per entity type about a text."""
+    """A conversation about a text that asks for its entities, by parser:
 
+    - ``string_list``: one question per entity type (``{label}``), answered with a JSON list of strings;
+      :meth:`chat` renders it. Placeholders are filled with :meth:`str.format`.
+    - ``type_map``: one question for every requested type at once (``{labels}``, written as a JSON list
+      of the type names in the order asked), answered with a JSON object ``{type: [strings]}`` whose keys
+      are the asked types in that order (:func:`~ieforge.prompts.structured.parse_type_map`);
+      :meth:`chat_all` renders the conversation and :meth:`answer_all` the answer a model is trained to
+      give. Placeholders (``{text}``, ``{labels}``) are filled by name, so other braces (a JSON example)
+      are kept as written.
+    """
+
+    parser: Literal["string_list", "type_map"]
     turns: list[Turn]
     question: str
 
+    @model_validator(mode="after")
+    def _check_placeholders(self) -> NERPrompt:
+        if self.task != "ner":
+            raise ValueError(f"task: a NER prompt has task 'ner', not '{self.task}'")
+        if self.parser == "type_map":
+            every = [("question", self.question)]
+            every += [(f"turns.{i}", t.content) for i, t in enumerate(self.turns)]
+            for field, text in every:
+                unknown = set(_SLOT.findall(text)) - {"text", "labels"}
+                if unknown:
+                    raise ValueError(f"{field}: unknown placeholder {{{sorted(unknown)[0]}}}")
+            if "{labels}" not in self.question:
+                raise ValueError("question: a type_map prompt needs the placeholder {labels}")
+        return self
+
+    @property
+    def asks_all(self) -> bool:
+        """True when one question asks for every type (``type_map``), False for one question per type."""
+        return self.parser == "type_map"
+
     def chat(self, text: str, label: str) -> Chat:
+        """The conversation asking for ``label`` (a ``type_map`` prompt asks for that one type)."""
+        if self.asks_all:
+            return self.chat_all(text, [label])
         msgs: list[Message] = []
         if self.system:
             msgs.append({"role": "system", "content": self.system})
@@ -59,6 +101,42 @@ class NERPrompt(Prompt):
             msgs.append({"role": t.role, "content": t.content.format(text=text, label=label)})
         msgs.append({"role": "user", "content": self.question.format(text=text, label=label)})
         return msgs
+
+    def _check_all(self, labels: Sequence[str]) -> None:
+        if not self.asks_all:
+            raise InputError(
+                f"prompt {self.id} asks one question per type (parser {self.parser}), not all at once"
+            )
+        if not labels:
+            raise InputError(f"prompt {self.id}: at least one entity type is required")
+
+    def chat_all(self, text: str, labels: Sequence[str]) -> Chat:
+        """The conversation of a ``type_map`` prompt asking for every type of ``labels`` in ``text`` (the
+        types in the order given). Inference and training data both render it here."""
+        self._check_all(labels)
+        values = {"text": text, "labels": json.dumps(list(labels), ensure_ascii=False)}
+        msgs: list[Message] = []
+        if self.system:
+            msgs.append({"role": "system", "content": self.system})
+        for t in self.turns:
+            msgs.append({"role": t.role, "content": _fill(t.content, values)})
+        msgs.append({"role": "user", "content": _fill(self.question, values)})
+        return msgs
+
+    def answer_all(self, labels: Sequence[str], by_type: Mapping[str, Sequence[str]]) -> str:
+        """The answer text of a ``type_map`` prompt (its assistant prefix included): a one-line JSON object
+        with every type of ``labels`` as a key in that order, valued by its distinct strings from
+        ``by_type`` (``[]`` when it has none). A type of ``by_type`` with strings that is not asked is an
+        :class:`InputError` (its strings would be lost from the gold)."""
+        self._check_all(labels)
+        missing = [t for t, strings in by_type.items() if strings and t not in labels]
+        if missing:
+            raise InputError(f"prompt {self.id}: the answer has strings of type '{missing[0]}', not asked")
+        answer = {label: list(dict.fromkeys(by_type.get(label, ()))) for label in labels}
+        text = json.dumps(answer, ensure_ascii=False)
+        if not text.startswith(self.assistant_prefix):
+            raise InputError(f"prompt {self.id}: the answer must start with {self.assistant_prefix!r}")
+        return text
 
 
 def available_prompts(task: str) -> list[str]:
@@ -103,7 +181,6 @@ def load_ner_prompt(name: str) -> NERPrompt:
 # ---------------------------------------------------------------------------------------------------------
 # Relation classification: QA4RE (multiple choice over relation templates) and the vanilla label question.
 
-_SLOT = re.compile(r"\{([A-Za-z_]+)\}")
 # placeholders each kind of RE prompt may use in its template (and must use, for the required ones)
 _RE_TEMPLATE_SLOTS = {
     "option_letter": ({"sentence", "subj", "obj", "options"}, {"sentence", "options"}),
@@ -115,11 +192,6 @@ _RE_CHOICE_SLOTS = {
     "label": ({"label"}, {"label"}),
     "yes_no": (set(), set()),
 }
-
-
-def _fill(template: str, values: dict[str, str]) -> str:
-    """Replace ``{name}`` placeholders in one pass, so braces inside the inserted values stay verbatim."""
-    return _SLOT.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
 class REPrompt(Prompt):

@@ -5,6 +5,7 @@ shape than a list of strings:
 
 * :func:`parse_tuple_list`: open information extraction tuples (``[["Obama", "was born in", "Hawaii"]]``);
 * :func:`parse_role_map`: event arguments by role (``{"Attacker": ["hackers"], "Place": []}``);
+* :func:`parse_type_map`: NER's one answer for every type (``{"person": ["Obama"], "city": []}``);
 * :func:`parse_rows`: table rows by header (JSON, a markdown table or CSV-like lines);
 * :func:`parse_entity_pairs`: a teacher's open-type entities (``[("Obama", "person"), ...]``).
 
@@ -25,16 +26,24 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from ieforge.prompts.parsers import _OBJECT_TEXT_KEYS, ParsedString, _read_quoted, _strip_fences
+from ieforge.prompts.parsers import (
+    _OBJECT_TEXT_KEYS,
+    ParsedString,
+    _read_quoted,
+    _strip_fences,
+    parse_string_list,
+)
 
 __all__ = [
     "ParsedRoleMap",
     "ParsedRows",
     "ParsedTuples",
+    "ParsedTypeMap",
     "parse_entity_pairs",
     "parse_role_map",
     "parse_rows",
     "parse_tuple_list",
+    "parse_type_map",
 ]
 
 
@@ -67,6 +76,21 @@ class ParsedRoleMap:
     @property
     def values(self) -> dict[str, list[str]]:
         return {role: [item.value for item in items] for role, items in self.items.items()}
+
+
+@dataclass
+class ParsedTypeMap:
+    items: dict[str, list[ParsedString]] = field(default_factory=dict)
+    """the strings of each requested entity type the answer names (each distinct string once, in the
+    answer's order; a type given as ``[]`` or null maps to an empty list, a type not named is absent)"""
+    ok: bool = False
+    """True when an object, ``type: strings`` lines or (for one requested type) a list was found"""
+    unknown: list[str] = field(default_factory=list)
+    """keys of the answer that name no requested type, as written (each once)"""
+
+    @property
+    def values(self) -> dict[str, list[str]]:
+        return {label: [item.value for item in items] for label, items in self.items.items()}
 
 
 @dataclass
@@ -1204,3 +1228,60 @@ def parse_entity_pairs(raw: str | None) -> ParsedTuples:
         if ent.value and typ.value:
             items.append([ent, typ])
     return ParsedTuples(items, bool(items) or found.ok)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# NER: one answer for every requested type, {type: [strings]}
+
+
+def _plural_forms(label: str) -> list[str]:
+    """What a model may write for the key ``label``: its plural (``persons``, ``cities``, ``classes``)."""
+    forms = [label + "s", label + "es"]
+    if len(label) > 1 and label.endswith("y") and label[-2].lower() not in "aeiou":
+        forms.append(label[:-1] + "ies")
+    return forms
+
+
+def parse_type_map(raw: str | None, types: Sequence[str]) -> ParsedTypeMap:
+    """Recover the entity strings of each requested type from one answer about all of them. Never raises.
+
+    The answer is read as :func:`parse_role_map` reads event arguments, with the requested ``types`` as
+    the roles: an object ``{"person": ["Obama"], "city": []}`` (also cut off by the token limit or by a
+    stop string: what is complete is kept, a string cut off is dropped), keys matched ignoring case,
+    spaces, hyphens and underscores, and also in the plural (``"Persons"`` is ``person``); a value may be
+    a list, a single string, null or objects with a text field; ``type: strings`` lines when there is
+    no object. Keys naming no requested type are listed in ``unknown``. Each type's strings are blank-free
+    and distinct (first occurrence kept). When exactly one type is requested, a bare list of strings
+    answers it.
+    """
+    aliases: dict[str, str] = {}
+    for label in types:
+        aliases.setdefault(label, label)
+    for label in types:
+        for form in _plural_forms(label):
+            aliases.setdefault(form, label)
+    roles = parse_role_map(raw, list(aliases))
+    items: dict[str, list[ParsedString]] = {}
+    seen: dict[str, set[str]] = {}
+    for alias, values in roles.items.items():
+        label = aliases.get(alias, alias)
+        kept = items.setdefault(label, [])
+        done = seen.setdefault(label, set())
+        for item in values:
+            value = item.value.strip()
+            if value and value not in done:
+                done.add(value)
+                kept.append(item)
+    if roles.ok or len(types) != 1:
+        return ParsedTypeMap(items, roles.ok, roles.unknown)
+    listed = parse_string_list(raw)
+    if not listed.ok:
+        return ParsedTypeMap()
+    strings: list[ParsedString] = []
+    values_seen: set[str] = set()
+    for item in listed.items:
+        value = item.value.strip()
+        if value and value not in values_seen:
+            values_seen.add(value)
+            strings.append(item)
+    return ParsedTypeMap({types[0]: strings}, True)

@@ -1,5 +1,8 @@
 """Zero-shot NER with the UniversalNER protocol: one question per entity type, answers grounded to offsets.
 
+A ``type_map`` prompt (``uniner-json-all``) asks one question per text for every type at once instead,
+answered with a JSON object ``{type: [strings]}``; its strings are grounded the same way.
+
 With ``typing`` set, NER runs in two stages: the answers (of the per-type questions, or of one "list every
 entity" question with ``proposer="all"``) only propose candidate spans, and
 :mod:`ieforge.tasks.entity_typing` decides each candidate's type by scoring.
@@ -14,7 +17,8 @@ from typing import Literal
 from ieforge.grounding import Chunk, chunk_text, find_mentions
 from ieforge.models.base import Backend, Chat, Generation
 from ieforge.prompts import NERPrompt, Prompt, TypingPrompt, load_ner_prompt, load_typing_prompt
-from ieforge.prompts.parsers import parse_string_list
+from ieforge.prompts.parsers import ParsedString, parse_string_list
+from ieforge.prompts.structured import parse_type_map
 from ieforge.tasks._answers import BATCHES_PER_CALL, answer_score, chunk_budget, token_spans_of
 from ieforge.tasks.entity_typing import Candidate, EntityTyper, TypingReading
 from ieforge.types import Entity, NERResult, ParseStats
@@ -38,9 +42,11 @@ class _Query:
 class NERTask:
     """Find entities of the given types in texts.
 
-    Each (chunk, type) pair becomes one conversation; conversations are generated in batches. Every
-    answer string is located in the text (all its occurrences); strings that are not there are dropped
-    and counted. ``score`` is the probability-scale mean token log-probability of the answer string.
+    Each (chunk, type) pair becomes one conversation; conversations are generated in batches. With a
+    prompt that asks for every type at once (parser ``type_map``, e.g. ``uniner-json-all``), each chunk
+    is one conversation and its answer names every type. Every answer string is located in the text
+    (all its occurrences); strings that are not there are dropped and counted. ``score`` is the
+    probability-scale mean token log-probability of the answer string.
 
     Two-stage NER (``typing``: ``mc``, ``verify`` or ``cloze``): the answers only propose candidate
     spans, and each candidate's type is decided by scoring (see :mod:`ieforge.tasks.entity_typing`);
@@ -78,6 +84,8 @@ class NERTask:
         self.prompt = prompt if isinstance(prompt, NERPrompt) else load_ner_prompt(prompt)
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
+        self._chunk_cap = max_chunk_tokens
+        self._room: dict[tuple[str, ...], tuple[int, int]] = {}
         self.proposer = proposer
         self.propose_prompt = load_typing_prompt(PROPOSE_ALL_PROMPT) if proposer == "all" else None
         self.typer = (
@@ -110,22 +118,51 @@ class NERTask:
     def _stage1(self) -> Prompt:
         return self.propose_prompt if self.propose_prompt is not None else self.prompt
 
-    def _chat(self, chunk: Chunk, label: str) -> Chat:
+    @property
+    def asks_all(self) -> bool:
+        """True when one question per chunk asks for every type (a ``type_map`` prompt, stage 1 of
+        ``proposer="types"``)."""
+        return self.propose_prompt is None and self.prompt.asks_all
+
+    def _chat(self, chunk: Chunk, label: str, labels: Sequence[str]) -> Chat:
         if self.propose_prompt is not None:
             return self.propose_prompt.chat(text=chunk.text)
+        if self.prompt.asks_all:
+            return self.prompt.chat_all(chunk.text, labels)
         return self.prompt.chat(chunk.text, label)
 
-    def chunks(self, text: str) -> list[Chunk]:
-        spans = token_spans_of(self.backend)
-        return chunk_text(text, self.max_chunk_tokens, self.backend.count_tokens, token_spans=spans)
+    def chunks(self, text: str, labels: Sequence[str] | None = None) -> list[Chunk]:
+        """``text`` in chunks the prompt has room for. A prompt that asks for every type at once needs the
+        ``labels`` (its question and answer grow with them)."""
+        limit = self.max_chunk_tokens
+        if self.asks_all and labels:
+            limit = min(limit, self._all_types_room(labels)[0])
+        return chunk_text(text, limit, self.backend.count_tokens, token_spans=token_spans_of(self.backend))
 
-    def answer_budgets(self, chunks: Sequence[Chunk]) -> list[int]:
+    def _all_types_room(self, labels: Sequence[str]) -> tuple[int, int]:
+        """For one question about every type of ``labels``: the most tokens a chunk may have, and the
+        tokens of the answer with every list empty (its keys)."""
+        key = tuple(labels)
+        if key not in self._room:
+            keys = self.backend.count_tokens(self.prompt.answer_all(labels, {}))
+            most = keys + self.max_new_tokens * len(labels)
+            skeleton = self.prompt.chat_all("", labels)
+            self._room[key] = (chunk_budget(self.backend, skeleton, most, self._chunk_cap), keys)
+        return self._room[key]
+
+    def answer_budgets(self, chunks: Sequence[Chunk], labels: Sequence[str] | None = None) -> list[int]:
         """New tokens each answer may take: ``max_new_tokens``, but no more than a list quoting every
-        token of its chunk could need (two tokens per text token, plus brackets)."""
+        token of its chunk could need (two tokens per text token, plus brackets). An answer for every
+        type at once (``labels`` given, with a ``type_map`` prompt) takes its keys and empty lists, plus
+        up to ``max_new_tokens`` per type, again no more than quoting the chunk could need."""
         tokens: dict[str, int] = {}
         for c in chunks:
             if c.text not in tokens:
                 tokens[c.text] = self.backend.count_tokens(c.text)
+        if self.asks_all and labels:
+            keys = self._all_types_room(labels)[1]
+            per_text = self.max_new_tokens * len(labels)
+            return [keys + max(1, min(per_text, 2 * tokens[c.text] + 8)) for c in chunks]
         return [max(1, min(self.max_new_tokens, 2 * tokens[c.text] + 8)) for c in chunks]
 
     def run(self, text: str, labels: Sequence[str]) -> NERResult:
@@ -144,21 +181,21 @@ class NERTask:
         questions): a backend that decodes continuously starts the next batch while the longest
         answers of the last are still running, so more batches per call waste fewer steps."""
         labels = _clean_labels(labels)
-        asked = [""] if self.proposer == "all" else labels
+        asked = [""] if self.proposer == "all" or self.asks_all else labels
         per_batch = texts_per_batch or max(1, BATCHES_PER_CALL * self.batch_size // len(asked))
         stage1 = self._stage1
         for b in range(0, len(texts), per_batch):
             group = texts[b : b + per_batch]
             queries = [
-                _Query(i, chunk, label, self._chat(chunk, label))
+                _Query(i, chunk, label, self._chat(chunk, label, labels))
                 for i, text in enumerate(group)
-                for chunk in self.chunks(text)
+                for chunk in self.chunks(text, labels)
                 for label in asked
             ]
             gens = (
                 self.backend.generate(
                     [q.chat for q in queries],
-                    max_new_tokens=self.answer_budgets([q.chunk for q in queries]),
+                    max_new_tokens=self.answer_budgets([q.chunk for q in queries], labels),
                     assistant_prefix=stage1.assistant_prefix,
                     stop=stage1.stop,
                     batch_size=self.batch_size,
@@ -182,9 +219,15 @@ class NERTask:
         stats = ParseStats()
         best: dict[tuple[int, int, str], Entity] = {}
         for q, gen in answers:
-            s = read_answer(gen, q.chunk, q.label, best)
-            stats.add(s)
+            stats.add(self._read(gen, q, labels, best))
         return self._result(text, labels, list(best.values()), stats)
+
+    def _read(
+        self, gen: Generation, q: _Query, labels: list[str], into: dict[tuple[int, int, str], Entity]
+    ) -> ParseStats:
+        if self.asks_all:
+            return read_type_map_answer(gen, q.chunk, labels, into)
+        return read_answer(gen, q.chunk, q.label, into)
 
     def _result(self, text: str, labels: list[str], entities: list[Entity], stats: ParseStats) -> NERResult:
         return NERResult(
@@ -209,7 +252,7 @@ class NERTask:
             stats = ParseStats()
             for q, gen in mine:
                 proposed: dict[tuple[int, int, str], Entity] = {}
-                stats.add(read_answer(gen, q.chunk, q.label, proposed))
+                stats.add(self._read(gen, q, labels, proposed))
                 for (start, end, label), ent in proposed.items():
                     s, e = start - q.chunk.start, end - q.chunk.start
                     cand = found.setdefault((q.chunk.start, s, e), Candidate(q.chunk, s, e))
@@ -264,8 +307,38 @@ def read_answer(
     if not parsed.ok:
         stats.unparsed += 1
         return stats
+    _ground(gen, chunk, label, parsed.items, into, stats)
+    return stats
+
+
+def read_type_map_answer(
+    gen: Generation, chunk: Chunk, labels: Sequence[str], into: dict[tuple[int, int, str], Entity]
+) -> ParseStats:
+    """Parse one answer for every type of ``labels`` (``{type: [strings]}``), ground each type's strings in
+    ``chunk`` and add the entities to ``into`` (best score wins). Keys naming no asked type count as
+    ``unknown``; a type the answer leaves out has no entities."""
+    stats = ParseStats(answers=1)
+    parsed = parse_type_map(gen.text, labels)
+    if not parsed.ok:
+        stats.unparsed += 1
+        return stats
+    stats.unknown += len(parsed.unknown)
+    for label, items in parsed.items.items():
+        _ground(gen, chunk, label, items, into, stats)
+    return stats
+
+
+def _ground(
+    gen: Generation,
+    chunk: Chunk,
+    label: str,
+    items: Sequence[ParsedString],
+    into: dict[tuple[int, int, str], Entity],
+    stats: ParseStats,
+) -> None:
+    """Locate each distinct string of ``items`` in ``chunk`` (every occurrence) as entities of ``label``."""
     seen: set[str] = set()
-    for item in parsed.items:
+    for item in items:
         value = item.value.strip()
         if not value or value in seen:
             continue
@@ -283,7 +356,6 @@ def read_answer(
             old = into.get(key)
             if old is None or (score or 0.0) > (old.score or 0.0):
                 into[key] = ent
-    return stats
 
 
 def _clean_labels(labels: Sequence[str]) -> list[str]:
