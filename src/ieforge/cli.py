@@ -1533,6 +1533,17 @@ def train_sft_command(
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     save_steps: Annotated[int, typer.Option(help="checkpoint every N steps (resumed from)")] = 100,
     dtype: Annotated[str, typer.Option(help="bfloat16 or float32 weights while training")] = "bfloat16",
+    packing: Annotated[
+        bool,
+        typer.Option(help="pack conversations into rows, loss-position logits only (--no-packing: TRL's)"),
+    ] = True,
+    pack_tokens: Annotated[int, typer.Option(help="tokens per packed row (--batch-size counts rows)")] = 1024,
+    lora_dropout: Annotated[
+        float, typer.Option(help="LoRA dropout (0.05: the first adapters' setting)")
+    ] = 0.0,
+    lora_last_layers: Annotated[
+        int | None, typer.Option(help="adapt only the last N layers (faster backward pass)")
+    ] = None,
 ) -> None:
     """Supervised fine-tuning on a corpus (loss on assistant turns only); resumes from checkpoints."""
     from ieforge.train.common import LoraSettings
@@ -1544,7 +1555,9 @@ def train_sft_command(
         corpus=corpus,
         out=output,
         lora=lora,
-        lora_settings=LoraSettings(r=lora_r, alpha=2 * lora_r),
+        lora_settings=LoraSettings(
+            r=lora_r, alpha=2 * lora_r, dropout=lora_dropout, last_layers=lora_last_layers
+        ),
         merge=merge,
         epochs=epochs,
         max_steps=max_steps,
@@ -1556,6 +1569,8 @@ def train_sft_command(
         seed=seed,
         save_steps=save_steps,
         dtype=dtype,
+        packing=packing,
+        pack_tokens=pack_tokens,
     )
     try:
         folder = train_sft(settings)
@@ -1751,14 +1766,36 @@ def distill_annotate(
 
 @distill_app.command("build")
 def distill_build(
-    annotations: Annotated[
-        list[str],
-        typer.Option(help="annotation JSONL, repeatable: `distill annotate` output or Pile-NER files"),
-    ],
     output: Annotated[str, typer.Option("--out", "-o", help="training JSONL (an ieforge corpus file)")],
-    negatives: Annotated[int, typer.Option(help="frequency-sampled negative types per passage")] = 2,
+    annotations: Annotated[
+        list[str] | None,
+        typer.Option(help="annotation JSONL, repeatable: `distill annotate` output or Pile-NER files"),
+    ] = None,
+    dataset: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=PATH, repeatable: a supervised NER training set (conll2003, wnut17, ncbi_disease, "
+            "bc5cdr or any file `eval ner` reads) as gold annotations; held-out data is refused"
+        ),
+    ] = None,
+    dataset_limit: Annotated[int, typer.Option(help="passages drawn per --dataset (0: all)", min=0)] = 0,
+    negatives: Annotated[
+        int, typer.Option(help="frequency-sampled negative types per completely annotated passage", min=0)
+    ] = 5,
+    all_types_share: Annotated[
+        float,
+        typer.Option(
+            help="share of passages asked as one question for every type (prompt uniner-json-all, one "
+            "JSON object answer) instead of one question per type",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = 0.0,
+    all_types_negatives: Annotated[
+        int, typer.Option(help="negative types sampled for a passage asked in the all-types form", min=0)
+    ] = 10,
     prompt: Annotated[
-        str, typer.Option(help="student NER prompt: uniner (published) or uniner-json")
+        str, typer.Option(help="student NER prompt, one question per type: uniner (published) or uniner-json")
     ] = "uniner",
     max_chars: Annotated[int, typer.Option(help="split longer passages into pieces (0: never)")] = 0,
     heldout: Annotated[float, typer.Option(help="share of passages held out")] = 0.0,
@@ -1775,13 +1812,17 @@ def distill_build(
         ),
     ] = 0,
 ) -> None:
-    """Turn annotations into UniversalNER conversations: one question per type, negatives answered []."""
+    """Turn annotations into UniversalNER conversations: one question per type (or, for a share, one for
+    every type), negatives answered []."""
     from ieforge.corpus import write_corpus
     from ieforge.distill import DistillConfig, build_examples, distill_stats, read_annotations
     from ieforge.distill.build import GRAMMATICAL_TYPES
+    from ieforge.distill.supervised import check_annotation_file, parse_dataset_spec, read_supervised_sets
 
     config = DistillConfig(
         negatives=negatives,
+        all_types_share=all_types_share,
+        all_types_negatives=all_types_negatives,
         seed=seed,
         prompt=prompt,
         max_chars=max_chars or None,
@@ -1789,8 +1830,16 @@ def distill_build(
         drop_types=frozenset() if keep_all_types else GRAMMATICAL_TYPES,
         typing_questions=typing_questions,
     )
+    if not annotations and not dataset:
+        raise _fail("give --annotations FILE or --dataset NAME=PATH (or both)")
     try:
-        records = [a for path in annotations for a in read_annotations(path)]
+        for path in annotations or []:
+            check_annotation_file(path)
+        specs = [parse_dataset_spec(spec) for spec in dataset or []]
+        gold = read_supervised_sets(
+            specs, max_chars=max_chars or None, limit=dataset_limit or None, seed=seed
+        )
+        records = [a for path in annotations or [] for a in read_annotations(path)] + gold
         examples = build_examples(records, config)
     except IEForgeError as exc:
         raise _fail(str(exc)) from None

@@ -8,6 +8,8 @@ relation ``(label,)``, an event trigger ``(trigger, type)``, an argument ``(role
 - ``json``: a JSON list of objects, e.g. ``[{"text": "EU", "type": "organization"}]``;
 - ``explain``: one sentence that explains the answer, then the compact answer on its own line;
 - ``list``: the UniversalNER answer, a JSON list of strings (one entity type per question);
+- ``types``: the answer to one question for every entity type, a JSON object mapping each asked type to
+  the list of its strings (``uniner-json-all``); its gold tuples are ``(type, text)``;
 - ``letter``: an option letter (QA4RE relation questions, entity-typing questions);
 - ``label``: one label written out, as the vanilla relation question asks;
 - ``rows``: an on-demand table, a JSON list of row objects.
@@ -25,9 +27,9 @@ from typing import Literal
 
 from ieforge.prompts.parsers import parse_string_list
 
-Style = Literal["compact", "json", "explain", "list", "letter", "label", "rows"]
+Style = Literal["compact", "json", "explain", "list", "types", "letter", "label", "rows"]
 
-ANSWER_PREFIX: dict[str, str] = {"list": "[", "rows": "["}
+ANSWER_PREFIX: dict[str, str] = {"list": "[", "types": "{", "rows": "["}
 """styles whose answers the task writes the first characters of itself (the prompts'
 ``assistant_prefix``): the model continues after them, so training and sampling must too"""
 ANSWER_CUE = "[Answer]:"
@@ -109,6 +111,15 @@ def _read(style: str, text: str, arity: int) -> list[tuple[str, ...]]:
         return [tuple(str(v) for v in r) for r in rows if len(r) == arity]
     if style == "list":
         return [(s,) for s in parse_string_list(text).values]
+    if style == "types":
+        data = json.loads(_json_part(text))
+        if not isinstance(data, dict):
+            return []
+        pairs: list[tuple[str, ...]] = []
+        for key, value in data.items():
+            values = value if isinstance(value, list) else [value]
+            pairs += [(str(key), str(v)) for v in values if v is not None and str(v).strip()]
+        return pairs
     if style == "letter":
         m = _LETTER.search(text.strip()[:12])
         return [(m.group(1),)] if m else []

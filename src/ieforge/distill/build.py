@@ -8,6 +8,18 @@ completely, ``negatives`` types sampled from all types in proportion to how many
 The order of the questions is shuffled. The result is an ieforge corpus file that
 ``ieforge train sft`` trains on with the loss on every answer.
 
+A share of the passages (``all_types_share``, chosen by a stable hash of the text and the seed) is written
+instead as one question for every type at once (prompt ``uniner-json-all``: the types in a shuffled order,
+answered with one JSON object mapping each asked type to its strings, ``[]`` for the negatives), the
+conversation and answer :meth:`~ieforge.prompts.NERPrompt.chat_all` and
+:meth:`~ieforge.prompts.NERPrompt.answer_all` render, exactly what :class:`~ieforge.tasks.ner.NERTask`
+sends and reads. Negatives are cheap there (a key and ``[]`` each), so those passages get
+``all_types_negatives`` sampled types. Supervised NER training sets (CoNLL-2003, WNUT-17, NCBI-disease,
+BC5CDR ...) come in as annotations too (:mod:`ieforge.distill.supervised`).
+
+Annotations whose id names a held-out dataset (a passage id ``crossner_ai:3``, say) are refused
+(:mod:`ieforge.corpus.heldout`): zero-shot test data never enters training files.
+
 Annotations of the same passage text from several files (two teachers, say) are merged first.
 
 With ``typing_questions`` > 0, each conversation also teaches two-stage NER's typing step
@@ -23,6 +35,7 @@ an entity).
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import re
 from collections import Counter
@@ -31,17 +44,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from ieforge.corpus.build import CorpusExample, Split, ner_conversation, stable_fraction
+from ieforge.corpus.heldout import check_training_name
 from ieforge.distill.annotations import (
     AnnotatedEntity,
     PassageAnnotation,
     dedupe_entities,
     strings_by_type,
 )
+from ieforge.errors import InputError
 from ieforge.grounding import chunk_text
 from ieforge.models.base import Message
-from ieforge.prompts import TypingPrompt, load_ner_prompt, load_typing_prompt
+from ieforge.prompts import NERPrompt, TypingPrompt, load_ner_prompt, load_typing_prompt
 
 DEFAULT_STUDENT_PROMPT = "uniner"
+ALL_TYPES_PROMPT = "uniner-json-all"
+DEFAULT_NEGATIVES = 5
+"""frequency-sampled negative types per completely annotated passage (GNER: negatives carry zero-shot
+transfer); ``ieforge distill build`` used 2 before, which ``--negatives 2`` still gives"""
+DEFAULT_ALL_TYPES_NEGATIVES = 10
 GRAMMATICAL_TYPES = frozenset(
     {
         "adjective",
@@ -67,7 +87,7 @@ GRAMMATICAL_TYPES = frozenset(
 
 @dataclass
 class DistillConfig:
-    negatives: int = 2
+    negatives: int = DEFAULT_NEGATIVES
     """frequency-sampled negative types per completely annotated passage"""
     seed: int = 0
     prompt: str = DEFAULT_STUDENT_PROMPT
@@ -86,6 +106,12 @@ class DistillConfig:
     """most types offered in a typing question (the none option not counted)"""
     typing_none_share: float = 0.25
     """share of typing questions about an entity whose own type is not offered"""
+    all_types_share: float = 0.0
+    """share of passages written as one question for every type (``all_types_prompt``) instead of one
+    question per type (0: none, the conversations of earlier versions)"""
+    all_types_negatives: int = DEFAULT_ALL_TYPES_NEGATIVES
+    """frequency-sampled negative types of a completely annotated passage asked in that form"""
+    all_types_prompt: str = ALL_TYPES_PROMPT
 
 
 @dataclass
@@ -170,8 +196,13 @@ def build_examples(
 ) -> list[CorpusExample]:
     """The student's training conversations (see the module docs), deterministic for a seed."""
     config = config or DistillConfig()
-    prompt = load_ner_prompt(config.prompt)
+    prompt, whole_prompt = _student_prompts(config)
     typing = load_typing_prompt(config.typing_prompt)
+    annotations = list(annotations)
+    for ann in annotations:
+        reason = check_training_name(ann.id.split(":", 1)[0])
+        if reason is not None:
+            raise InputError(f"annotation {ann.id}: refused, never trained on: {reason}")
     merged = [_without(ann, config.drop_types) for ann in merge_annotations(annotations)]
     freq = type_frequencies(merged)
     types = sorted(freq)
@@ -182,14 +213,24 @@ def build_examples(
         for k, piece in enumerate(_pieces(ann, config.max_chars)):
             by_type = strings_by_type(piece.entities)
             absent = sorted(piece.known - set(by_type))
-            sampled = (
-                _sample_negatives(freq, piece.known, config.negatives, rng, types) if ann.complete else []
+            whole = (
+                config.all_types_share > 0
+                and stable_fraction("distill-all-types", str(config.seed), ann.text, str(piece.start))
+                < config.all_types_share
             )
+            k_neg = config.all_types_negatives if whole else config.negatives
+            sampled = _sample_negatives(freq, piece.known, k_neg, rng, types) if ann.complete else []
             asked = sorted(by_type) + absent + sampled
             if not asked:
                 continue
             rng.shuffle(asked)
-            messages = ner_conversation(prompt, piece.text, asked, by_type)
+            if whole:
+                messages = list(whole_prompt.chat_all(piece.text, asked))
+                messages.append({"role": "assistant", "content": whole_prompt.answer_all(asked, by_type)})
+                gold = [[t, s] for t in asked for s in by_type.get(t, [])]
+            else:
+                messages = ner_conversation(prompt, piece.text, asked, by_type)
+                gold = [[s] for s in by_type.get(asked[-1], [])]
             turns = (
                 typing_turns(piece, ann.complete, freq, types, rng, config, typing)
                 if config.typing_questions > 0
@@ -204,15 +245,33 @@ def build_examples(
                     source_id=f"{ann.id}" if piece.start == 0 else f"{ann.id}@{piece.start}",
                     family="ner",
                     kind="task",
-                    style="list",
+                    style="types" if whole else "list",
                     split=split,
                     messages=[{"role": m["role"], "content": m["content"]} for m in messages],
-                    gold=[[turns[-1]["content"]]] if turns else [[s] for s in by_type.get(asked[-1], [])],
-                    assistant_prefix=prompt.assistant_prefix,
+                    gold=[[turns[-1]["content"]]] if turns else gold,
+                    assistant_prefix=(whole_prompt if whole else prompt).assistant_prefix,
                 )
             )
     rng.shuffle(out)
     return out
+
+
+def _student_prompts(config: DistillConfig) -> tuple[NERPrompt, NERPrompt]:
+    """The per-type prompt and the all-types prompt of the configuration, checked."""
+    if not 0.0 <= config.all_types_share <= 1.0:
+        raise InputError(f"the all-types share is a number from 0 to 1, not {config.all_types_share}")
+    if config.negatives < 0 or config.all_types_negatives < 0:
+        raise InputError("the number of negative types cannot be negative")
+    prompt = load_ner_prompt(config.prompt)
+    if prompt.asks_all:
+        raise InputError(
+            f"prompt {prompt.id} asks for every type at once: give it as the all-types prompt "
+            "(with a share of all-types passages), the student prompt asks one question per type"
+        )
+    whole = load_ner_prompt(config.all_types_prompt)
+    if not whole.asks_all:
+        raise InputError(f"the all-types prompt {whole.id} asks one question per type, not all at once")
+    return prompt, whole
 
 
 def typing_turns(
@@ -288,6 +347,7 @@ def distill_stats(
     freq = type_frequencies(merged)
     opening = len(load_ner_prompt(config.prompt).chat("", "x")) - 1
     questions = [m for ex in examples for m in ex.messages[opening:] if m["role"] == "assistant"]
+    whole = [ex for ex in examples if ex.style == "types"]
     empty = sum(1 for m in questions if m["content"].strip() in ("[]", ""))
     cue = load_typing_prompt(config.typing_prompt).assistant_prefix
     typing = sum(1 for m in questions if config.typing_questions and m["content"].startswith(cue))
@@ -307,5 +367,16 @@ def distill_stats(
         "questions": len(questions) - typing,
         "typing_questions": typing,
         "negative_questions": empty,
+        "all_types_conversations": len(whole),
+        "all_types_negative_types": sum(_empty_keys(ex.messages[opening + 1]["content"]) for ex in whole),
         "top_types": dict(freq.most_common(15)),
     }
+
+
+def _empty_keys(answer: str) -> int:
+    """How many types an all-types answer gives ``[]``."""
+    try:
+        data = json.loads(answer)
+    except ValueError:
+        return 0
+    return sum(1 for v in data.values() if v == []) if isinstance(data, dict) else 0
