@@ -742,10 +742,10 @@ def test_chunking_counts_each_character_a_few_times(run_on: bool) -> None:
         counter = _CountingWords()
         chunks = chunk_text(text, 200, counter, token_spans=spans)
         assert chunks == _reference_chunks(text, 200, count_words)
-        assert counter.characters <= 8 * len(text), counter.characters / len(text)
+        assert counter.characters <= 12 * len(text), counter.characters / len(text)
     counter = _CountingWords()
     _reference_chunks(text, 200, counter)
-    assert counter.characters > 12 * len(text)  # what the bound above rules out
+    assert counter.characters > 15 * len(text)  # what the bound above rules out
 
 
 def test_a_wrong_estimate_still_gives_exact_chunks() -> None:
@@ -762,9 +762,10 @@ def test_a_wrong_estimate_still_gives_exact_chunks() -> None:
     assert chunk_text(text, 30, count_words, token_spans=lambda t: None) == expected
 
 
+@pytest.mark.model
 def test_chunks_with_the_small_models_tokenizer(small_backend: Any) -> None:
     """The tasks' chunker on a real tokenizer: the offsets of one tokenization, then a count per chunk;
-    the same chunks as the old chunker, each within the budget."""
+    the same chunks as the old chunker, each within the budget, with or without offsets."""
     text = ("Änne Müller lives in Zürich. " + _long_text(120) + "\n\n") * 3
     count = small_backend.count_tokens
     chunks = chunk_text(text, 300, count, token_spans=small_backend.token_spans)
@@ -772,3 +773,4 @@ def test_chunks_with_the_small_models_tokenizer(small_backend: Any) -> None:
     _assert_chunks(text, chunks)
     assert all(count(c.text) <= 300 for c in chunks)
     assert chunks == _reference_chunks(text, 300, count)
+    assert chunk_text(text, 300, count) == chunks  # a backend without offsets: counted blocks instead

@@ -261,8 +261,9 @@ def chunk_text(
 
     Each chunk holds as many sentences as fit, as ``count_tokens`` counts them. The time is linear in
     the length of the text: the text is measured once (with ``token_spans``, the offsets of one
-    tokenization of the whole text; without, ``count_tokens`` of each sentence), that measure says
-    where each chunk should end, and a few ``count_tokens`` calls on the chunk itself settle it.
+    tokenization of the whole text; without, ``count_tokens`` of blocks of about ``max_tokens``
+    characters), that measure says where each chunk should end, and a few ``count_tokens`` calls on the
+    chunk itself settle it.
     """
     if max_tokens <= 0:
         raise ValueError("max_tokens must be positive")
@@ -270,11 +271,17 @@ def chunk_text(
     offsets = list(found) if found is not None else None
     if (offsets is None or len(offsets) <= 2 * max_tokens) and count_tokens(text) <= max_tokens:
         return [Chunk(0, text)]
-    measure = _Measure(text, count_tokens, offsets)
+    exact = offsets is not None
+    if offsets is None:
+        offsets = _block_offsets(text, count_tokens, max(64, max_tokens))
+    measure = _Measure(text, count_tokens, offsets, exact=exact)
     units: list[tuple[int, int]] = []
+    uncounted: set[tuple[int, int]] = set()  # sentences taken whole on their estimate alone
     for s, e in sentence_spans(text):
         if measure.fits(s, e, max_tokens):
             units.append((s, e))
+            if (s, e) not in measure.counted:
+                uncounted.add((s, e))
         else:
             units.extend(_split_words(text, s, e, max_tokens, measure))
     estimate = measure.over(units)
@@ -282,6 +289,11 @@ def chunk_text(
     i = 0
     while i < len(units):
         j = _grow(units, i, max_tokens, measure, estimate)
+        if j == i and units[i] in uncounted and measure.count(*units[i]) > max_tokens:
+            # a sentence alone over the budget that its estimate put within it: cut it between words
+            s, e = units[i]
+            units[i : i + 1] = _split_words(text, s, e, max_tokens, measure)
+            continue
         chunks.append(Chunk(units[i][0], text[units[i][0] : units[j][1]]))
         if j + 1 >= len(units):
             break
@@ -296,64 +308,83 @@ def chunk_text(
     return chunks
 
 
+def _block_offsets(text: str, count_tokens: Callable[[str], int], size: int) -> list[tuple[int, int]]:
+    """Stand-in token offsets for a tokenizer that gives none: the text in blocks of ``size`` characters,
+    each block counted once and its tokens spread evenly over its characters."""
+    offsets: list[tuple[int, int]] = []
+    for start in range(0, len(text), size):
+        end = min(len(text), start + size)
+        n = count_tokens(text[start:end])
+        offsets.extend(
+            (start + (end - start) * k // n, start + (end - start) * (k + 1) // n) for k in range(n)
+        )
+    return offsets
+
+
 _OFFSET_SLACK = 4
-"""tokens an estimate from offsets may miss the count of a piece by (measured on SmolLM2's tokenizer: at
-most 1, where a piece's first or last token merges differently when the piece is tokenized alone)"""
+"""tokens an estimate from a tokenizer's offsets may miss the count of a piece by (measured on SmolLM2's
+tokenizer: at most 1, where a piece's first or last token merges differently when tokenized alone)"""
 
 
 class _Measure:
     """Token counts of pieces of one text: exact ones (``count_tokens``, remembered) and estimates.
 
-    An estimate comes from the offsets of one tokenization of the whole text (the tokens that overlap
-    the piece) or, without offsets, from adding up exact counts of smaller pieces.
+    An estimate counts the tokens that overlap the piece, by the offsets of one tokenization of the whole
+    text (``exact``) or by stand-in offsets from counted blocks (see :func:`_block_offsets`).
     """
 
     def __init__(
-        self, text: str, count_tokens: Callable[[str], int], offsets: list[tuple[int, int]] | None
+        self, text: str, count_tokens: Callable[[str], int], offsets: list[tuple[int, int]], *, exact: bool
     ) -> None:
         self.text = text
         self.count_tokens = count_tokens
-        self._counts: dict[tuple[int, int], int] = {}
-        self._starts = sorted(s for s, _ in offsets) if offsets is not None else None
-        self._ends = sorted(e for _, e in offsets) if offsets is not None else None
-        self._trusted = offsets is not None
+        self.counted: dict[tuple[int, int], int] = {}
+        self._starts = sorted(s for s, _ in offsets)
+        self._ends = sorted(e for _, e in offsets)
+        self._exact = exact
+        self._trusted = True
 
     @property
     def slack(self) -> int | None:
-        """How far an estimate may miss the count (None: estimates do not tell)."""
-        return _OFFSET_SLACK if self._trusted else None
+        """How far an estimate may miss the count (None: estimates do not tell), with a tokenizer's
+        offsets that have matched its counts so far."""
+        return _OFFSET_SLACK if self._exact and self._trusted else None
 
     def count(self, start: int, end: int) -> int:
         """Tokens of ``text[start:end]`` as ``count_tokens`` counts them."""
         key = (start, end)
-        n = self._counts.get(key)
+        n = self.counted.get(key)
         if n is None:
-            n = self._counts[key] = self.count_tokens(self.text[start:end])
-            guess = self._estimate(start, end)
-            if self._trusted and guess is not None and abs(n - guess) > _OFFSET_SLACK:
+            n = self.counted[key] = self.count_tokens(self.text[start:end])
+            if self._exact and self._trusted and abs(n - self.estimate(start, end)) > _OFFSET_SLACK:
                 self._trusted = False  # offsets from another tokenizer: count everything from now on
         return n
 
-    def _estimate(self, start: int, end: int) -> int | None:
-        if self._starts is None or self._ends is None:
-            return None
-        # tokens that start before ``end``, less those that end before ``start``
+    def estimate(self, start: int, end: int) -> int:
+        """Estimated tokens of ``text[start:end]``: those that start before ``end``, less those that end
+        before ``start``."""
         return bisect.bisect_left(self._starts, end) - bisect.bisect_right(self._ends, start)
 
     def fits(self, start: int, end: int, max_tokens: int) -> bool:
-        """Whether ``text[start:end]`` is within ``max_tokens``: counted, unless offsets put it at half
-        the budget or less (an estimate is never off by half the budget)."""
-        guess = self._estimate(start, end)
-        if self._trusted and guess is not None and guess <= max_tokens // 2:
+        """Whether ``text[start:end]`` is within ``max_tokens``: counted, unless its estimate is half the
+        budget or less, or twice the budget or more."""
+        guess = self.estimate(start, end)
+        if self._trusted and guess <= max_tokens // 2:
             return True
+        if self._trusted and guess >= 2 * max_tokens:
+            return False
         return self.count(start, end) <= max_tokens
 
     def over(self, pieces: Sequence[tuple[int, int]]) -> Callable[[int, int], int]:
-        """Estimated tokens of ``pieces[i]`` to ``pieces[j]`` (consecutive pieces of the text)."""
-        if self._starts is not None:
-            return lambda i, j: self._estimate(pieces[i][0], pieces[j][1]) or 0
-        prefix = [0, *itertools.accumulate(self.count(s, e) for s, e in pieces)]
-        return lambda i, j: prefix[j + 1] - prefix[i]
+        """Tokens of ``pieces[i]`` to ``pieces[j]`` (consecutive pieces of the text): the count when it was
+        taken, else the estimate."""
+
+        def tokens(i: int, j: int) -> int:
+            span = (pieces[i][0], pieces[j][1])
+            known = self.counted.get(span)
+            return known if known is not None else self.estimate(*span)
+
+        return tokens
 
 
 def _grow(
@@ -372,10 +403,11 @@ def _grow(
     def fits(k: int) -> bool:
         return measure.count(start, pieces[k][1]) <= max_tokens
 
-    # An estimate from offsets is within a token or two of the count: a run clearly over the budget need
-    # not be counted, so a chunk usually costs one count of itself.
+    # A run whose estimate is over the budget by more than estimates miss by need not be counted, so a
+    # chunk usually costs one count of itself.
+    slack = measure.slack
     clearly_over = guess + 1 >= len(pieces) or (
-        measure.slack is not None and estimate(first, guess + 1) > max_tokens + measure.slack
+        slack is not None and estimate(first, guess + 1) > max_tokens + slack
     )
     if clearly_over and (guess == first or fits(guess)):
         return guess

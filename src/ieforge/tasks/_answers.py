@@ -108,7 +108,7 @@ def chunker(backend: Backend, max_tokens: int) -> Callable[[str], list[Chunk]]:
 
 def token_spans_of(backend: Backend) -> TokenSpans | None:
     """The backend's ``token_spans`` (each token's offsets, from one tokenization of a text) when it has
-    one: chunking a long text then tokenizes it about twice instead of once per sentence."""
+    one: chunking a long text then costs about two tokenizations of it (without, about five)."""
     spans = getattr(backend, "token_spans", None)
     return spans if callable(spans) else None
 
