@@ -45,7 +45,7 @@ for step in $steps; do
     ;;
   sft)
     timed sft ieforge train sft --model "$BASE" --corpus "$RUN/corpus.jsonl" --out "$RUN/sft" \
-      --limit "$SFT_LIMIT" --max-length 384 --save-steps 50
+      --limit "$SFT_LIMIT" --max-length 384 --save-steps 50 --no-packing --lora-dropout 0.05
     ;;
   pairs)
     timed pairs ieforge train pairs --model "$RUN/sft" --corpus "$RUN/corpus.jsonl" --out "$RUN/pairs.jsonl" \

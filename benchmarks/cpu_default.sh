@@ -65,7 +65,7 @@ for step in $steps; do
     ;;
   sft)
     timed sft ieforge train sft --model smollm2-135m --corpus "$RUN/train.jsonl" --out "$RUN/adapter" \
-      --max-length "$MAX_LENGTH" --save-steps 50 --seed 0
+      --max-length "$MAX_LENGTH" --save-steps 50 --seed 0 --no-packing --lora-dropout 0.05
     ;;
   package)
     mkdir -p "$ADAPTER"

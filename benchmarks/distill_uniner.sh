@@ -58,7 +58,7 @@ for step in $steps; do
     ;;
   sft)
     timed sft ieforge train sft --model "$STUDENT" --corpus "$RUN/train.jsonl" --out "$RUN/student" \
-      --max-length 512 --save-steps 50
+      --max-length 512 --save-steps 50 --no-packing --lora-dropout 0.05
     ;;
   eval-student) evaluate student "$RUN/student" uniner ;;
   eval-teacher) evaluate teacher "$TEACHER" uniner-json ;;

@@ -1533,6 +1533,17 @@ def train_sft_command(
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     save_steps: Annotated[int, typer.Option(help="checkpoint every N steps (resumed from)")] = 100,
     dtype: Annotated[str, typer.Option(help="bfloat16 or float32 weights while training")] = "bfloat16",
+    packing: Annotated[
+        bool,
+        typer.Option(help="pack conversations into rows, loss-position logits only (--no-packing: TRL's)"),
+    ] = True,
+    pack_tokens: Annotated[int, typer.Option(help="tokens per packed row (--batch-size counts rows)")] = 1024,
+    lora_dropout: Annotated[
+        float, typer.Option(help="LoRA dropout (0.05: the first adapters' setting)")
+    ] = 0.0,
+    lora_last_layers: Annotated[
+        int | None, typer.Option(help="adapt only the last N layers (faster backward pass)")
+    ] = None,
 ) -> None:
     """Supervised fine-tuning on a corpus (loss on assistant turns only); resumes from checkpoints."""
     from ieforge.train.common import LoraSettings
@@ -1544,7 +1555,9 @@ def train_sft_command(
         corpus=corpus,
         out=output,
         lora=lora,
-        lora_settings=LoraSettings(r=lora_r, alpha=2 * lora_r),
+        lora_settings=LoraSettings(
+            r=lora_r, alpha=2 * lora_r, dropout=lora_dropout, last_layers=lora_last_layers
+        ),
         merge=merge,
         epochs=epochs,
         max_steps=max_steps,
@@ -1556,6 +1569,8 @@ def train_sft_command(
         seed=seed,
         save_steps=save_steps,
         dtype=dtype,
+        packing=packing,
+        pack_tokens=pack_tokens,
     )
     try:
         folder = train_sft(settings)

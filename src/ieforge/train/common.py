@@ -28,18 +28,37 @@ class LoraSettings:
 
     r: int = 8
     alpha: int = 16
-    dropout: float = 0.05
+    dropout: float = 0.0
+    """0 by default: on a CPU, dropout's random masks and products took a third of each LoRA step
+    (benchmarks/README.md, "Training throughput"); 0.05 is what the first shipped adapters used"""
     target_modules: str | list[str] = "all-linear"
+    last_layers: int | None = None
+    """adapt only the last N decoder layers (None: all): the backward pass then stops below them"""
 
-    def peft_config(self) -> Any:
+    def peft_config(self, model: Any = None) -> Any:
+        """PEFT's LoraConfig; ``model`` (whose layers are counted) is needed with ``last_layers``."""
         from peft import LoraConfig
 
+        extra: dict[str, Any] = {}
+        targets = self.target_modules
+        if self.last_layers is not None:
+            if self.last_layers < 1:
+                raise InputError(f"LoRA last_layers must be at least 1, not {self.last_layers}")
+            # PEFT places layers_to_transform only with explicit module names; these are the linear
+            # layers of the Llama / Qwen / Mistral / Gemma decoder blocks
+            if targets == "all-linear":
+                targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+            total = int(model.config.get_text_config().num_hidden_layers) if model is not None else 0
+            if not 0 < self.last_layers <= total:
+                raise InputError(f"LoRA last_layers={self.last_layers}, but the model has {total} layers")
+            extra["layers_to_transform"] = list(range(total - self.last_layers, total))
         return LoraConfig(
             r=self.r,
             lora_alpha=self.alpha,
             lora_dropout=self.dropout,
-            target_modules=self.target_modules,
+            target_modules=targets,
             task_type="CAUSAL_LM",
+            **extra,
         )
 
 
@@ -164,9 +183,18 @@ def read_record(model_dir: str | Path) -> dict[str, Any] | None:
 
 
 def latest_checkpoint(folder: Path) -> str | None:
-    """The newest ``checkpoint-N`` folder under ``folder``, to resume from."""
+    """The newest complete ``checkpoint-N`` folder under ``folder``, to resume from. transformers writes
+    a checkpoint's trainer state last, so a folder whose ``trainer_state.json`` is missing or torn was
+    cut off while being written (a kill during a save): it is skipped for the one before it."""
     found = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
-    return str(max(found, key=lambda p: int(p.name.split("-")[-1]))) if found else None
+    for path in sorted(found, key=lambda p: int(p.name.split("-")[-1]), reverse=True):
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            log.warning("skipping %s: written only in part (interrupted while saving)", path)
+            continue
+        return str(path)
+    return None
 
 
 def save_model(model: Any, tokenizer: Any, out: Path, *, merge: bool) -> None:
@@ -245,7 +273,6 @@ def trainer_arguments(
         "learning_rate": settings.learning_rate or (lora_lr if settings.lora else full_lr),
         "lr_scheduler_type": "cosine",
         "warmup_steps": warmup,
-        "max_length": settings.max_length,
         "seed": settings.seed,
         "data_seed": settings.seed,
         "save_steps": settings.save_steps,
@@ -264,9 +291,17 @@ def train_and_save(trainer: Any, tokenizer: Any, settings: TrainSettings, step: 
     on the main process. Returns the output folder."""
     out = Path(settings.out)
     resume = latest_checkpoint(out / "checkpoints") if settings.resume else None
+    if resume is not None:
+        log.info("resuming from %s", resume)
+    if hasattr(trainer, "totals"):  # the packed trainer accounts for the run across its sessions
+        from ieforge.train.packing import read_progress
+
+        trainer.resumed = read_progress(resume)
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - t0
+    if hasattr(trainer, "totals"):
+        facts["run"] = trainer.totals()
     if trainer.is_world_process_zero():
         save_model(trainer.model, tokenizer, out, merge=settings.merge)
         write_record(

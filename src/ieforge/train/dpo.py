@@ -59,6 +59,7 @@ def train_dpo(settings: DPOSettings) -> Path:
     dataset = Dataset.from_list([preference_text(tokenizer, p) for p in pairs])
     args = DPOConfig(
         **trainer_arguments(settings, lora_lr=5e-5, full_lr=5e-7, warmup=0.1),
+        max_length=settings.max_length,
         beta=settings.beta,
     )
     trainer = DPOTrainer(
@@ -66,7 +67,7 @@ def train_dpo(settings: DPOSettings) -> Path:
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
-        peft_config=settings.lora_settings.peft_config() if settings.lora else None,
+        peft_config=settings.lora_settings.peft_config(model) if settings.lora else None,
     )
     return train_and_save(
         trainer,
