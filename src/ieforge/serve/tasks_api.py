@@ -18,12 +18,13 @@ from fastapi import APIRouter, HTTPException
 from fastapi.params import Depends
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeInt
 
-from ieforge.errors import IEForgeError, RequestError
+from ieforge.errors import IEForgeError, InputError, RequestError
 from ieforge.extractor import Extractor
 from ieforge.schemas._files import _builtin
 from ieforge.schemas.events import EventSchema, available_event_schemas
 from ieforge.schemas.relations import RelationSchema, available_relation_schemas
 from ieforge.serve.admission import Admission, acquire_until
+from ieforge.tasks.relations import check_relation_options
 from ieforge.types import EventResult, NERResult, Relation, TableResult, TriplesResult
 
 T = TypeVar("T")
@@ -134,8 +135,12 @@ def event_schema(name: str) -> EventSchema:
 
 
 def check_reading(method: str, reading: str) -> None:
-    if method == "vanilla" and reading == "verify":
-        raise HTTPException(400, "reading 'verify' works with method 'qa4re' only")
+    """The library's one rule on relation options (:func:`check_relation_options`), as a 400 before the
+    request waits for the model."""
+    try:
+        check_relation_options(method, reading)
+    except InputError as exc:
+        raise HTTPException(400, str(exc)) from None
 
 
 def run_model(call: Callable[[], T], deadline: float | None = None) -> T:
