@@ -1,12 +1,14 @@
 """Issue 23's drills on inputs and flags: clear one-line errors before any model loads, empty texts that
 ask no model, tag-first BIO files (MIT Movie / Restaurant layout) and one output option for every task
 command. No model runs here: where a model would load, the model given is a folder that holds none, so
-loading it would fail with its own message."""
+loading it would fail with its own message (or the small model with an empty IEFORGE_HOME that must
+stay empty)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -158,6 +160,33 @@ def test_empty_text_returns_empty_results_without_a_model(no_model: str, text: s
     with pytest.raises(InputError, match="does not occur"):
         ex.relations(text, "Bill", "Microsoft")
     assert ex._backend is None
+
+
+@pytest.mark.parametrize(
+    ("args", "empty"),
+    [
+        (["ner", "", "--labels", "person"], {"entities": []}),
+        (["re", ""], []),
+        (["events", "  "], {"events": []}),
+        (["openie", "\n"], {"triples": []}),
+        (["table", "", "--instruction", "List the products.", "--headers", "product,price"], {"rows": []}),
+    ],
+)
+def test_cli_empty_text_prints_an_empty_result_without_loading_the_model(
+    tmp_path: Path, args: list[str], empty: Any
+) -> None:
+    """Loading smollm2-135m converts it into IEFORGE_HOME (see test_serve_cli): an empty home that stays
+    empty shows that no model was loaded."""
+    home = tmp_path / "home"
+    home.mkdir()
+    res = runner.invoke(app, [*args, "--model", "smollm2-135m", "--json"], env={"IEFORGE_HOME": str(home)})
+    assert res.exit_code == 0, res.output
+    result = json.loads(res.stdout)
+    if isinstance(empty, dict):
+        assert {k: result[k] for k in empty} == empty and result["text"] == args[1]
+    else:
+        assert result == empty
+    assert list(home.iterdir()) == []
 
 
 # --- BIO files with the tag first (MIT Movie / MIT Restaurant layout) --------------------------------------

@@ -205,7 +205,7 @@ def ner(
     _check_io(text, input, output)
     fmt = _output_format(fmt, as_json, ("table", "json", "csv"))
     two_stage = _typing(typing, proposer, typing_calibrate, typing_threshold, flat, typing_prompt)
-    from ieforge.extractor import Extractor
+    from ieforge.extractor import Extractor, is_blank
     from ieforge.runs import make_job
 
     _quiet_libraries()
@@ -223,7 +223,8 @@ def ner(
             _run_corpus(make_job("ner", labels=label_list), input, output, ex, model, max_chars=max_chars)
             return
         assert text is not None
-        _load(ex, model, "ner")
+        if not is_blank(text):  # an empty text has no entities: no model to load
+            _load(ex, model, "ner")
         result = ex.ner(text, label_list)
         if fmt == "json":
             out.print_json(result.model_dump_json())
@@ -288,7 +289,7 @@ def relation(
     classifies every pair the type constraints allow (end-to-end)."""
     _check_io(text, input, output)
     fmt = _output_format(fmt, as_json, ("table", "json", "csv"))
-    from ieforge.extractor import Extractor, make_query
+    from ieforge.extractor import Extractor, is_blank, make_query
     from ieforge.runs.jobs import RelationJob
     from ieforge.tasks.relations import pick_demonstrations
 
@@ -311,7 +312,8 @@ def relation(
         query = None if end_to_end else make_query(text, head, tail, head_type, tail_type)
         if query is None and job.demonstrations:
             raise _fail("--demos works with a given head and tail (not end-to-end extraction)")
-        _load(ex, model)
+        if not is_blank(text):  # an empty text has no relations (a pair in it fails above)
+            _load(ex, model)
         if query is None:
             rels = job.extract(ex, text)
             if fmt == "json":
@@ -712,11 +714,14 @@ def _text_or_file(
     max_chars: int = DEFAULT_MAX_CHARS,
 ) -> None:
     """Run a task on TEXT and print the result (JSON when ``show`` is None), or ``job`` over a JSONL file."""
+    from ieforge.extractor import is_blank
+
     if input is not None and output is not None:
         _run_corpus(job, input, output, ex, model, max_chars=max_chars)
         return
     assert text is not None
-    _load(ex, model)
+    if not is_blank(text):  # an empty text has an empty result: no model to load
+        _load(ex, model)
     result = one(text)
     if show is None:
         out.print_json(result.model_dump_json())

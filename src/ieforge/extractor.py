@@ -170,7 +170,7 @@ class Extractor:
     def ner(self, text: str, labels: Sequence[str]) -> NERResult:
         """Entities of the given types in ``text`` with parse statistics, model and prompt version (an
         empty or whitespace-only text has none: no model is loaded or asked)."""
-        if _blank(text):
+        if is_blank(text):
             return NERResult(text=text, labels=_labels(labels), entities=[], model=self._model_name(ner=True))
         return self._ner_task().run(text, labels)
 
@@ -279,7 +279,7 @@ class Extractor:
         skips NER: ``(mention, type)`` pairs, each mention a string found in the text (first occurrence),
         (start, end) offsets or a :class:`Mention`. Pairs read as the none label are left out of the result.
         """
-        if _blank(text):
+        if is_blank(text):
             check_relation_options(method, reading, permutations)
             return []
         task = self.relation_task(
@@ -345,7 +345,7 @@ class Extractor:
     ) -> EventResult:
         """Events of the schema's types in ``text`` with parse statistics, model and prompt versions (an
         empty or whitespace-only text has none: no model is loaded or asked)."""
-        if _blank(text):
+        if is_blank(text):
             loaded = schema if isinstance(schema, EventSchema) else load_event_schema(schema)
             return EventResult(text=text, schema_name=loaded.id, events=[], model=self._model_name())
         return self.event_task(schema, detection=detection).run(text)
@@ -381,7 +381,7 @@ class Extractor:
     def triples_result(self, text: str) -> TriplesResult:
         """Open IE triples of ``text`` with parse statistics, model and prompt version (an empty or
         whitespace-only text has none: no model is loaded or asked)."""
-        if _blank(text):
+        if is_blank(text):
             return TriplesResult(text=text, triples=[], model=self._model_name())
         return self._openie_task().run(text)
 
@@ -410,7 +410,7 @@ class Extractor:
         """The table ``instruction`` asks for, with the given column ``headers``, filled from ``text``
         (``.records()`` for plain rows, ``.to_csv()`` for CSV); copied cells carry their offsets. An
         empty or whitespace-only text gives a table without rows (no model is loaded or asked)."""
-        if _blank(text):
+        if is_blank(text):
             if not instruction.strip():
                 raise InputError("empty instruction")
             return TableResult(
@@ -440,7 +440,7 @@ class Extractor:
         return self._table_task().run_many(texts, instructions, header_lists, on_done=on_done)
 
 
-def _blank(text: str) -> bool:
+def is_blank(text: str) -> bool:
     """An empty or whitespace-only text: nothing to extract, nothing to ask a model."""
     return not text.strip()
 
