@@ -31,10 +31,11 @@ class RateColumn(ProgressColumn):
 
 
 def progress_bar(
-    *, enabled: bool = True, console: Console | None = None, unit: str | None = None
+    *, enabled: bool = True, console: Console | None = None, unit: str | None = None, detail: bool = False
 ) -> Progress:
     """A rich progress bar on stderr (or ``console``); ``enabled=False`` draws nothing. With ``unit``
-    (e.g. ``"docs"``) it also shows the rate."""
+    (e.g. ``"docs"``) it also shows the rate; with ``detail``, each task's ``detail`` field as plain text
+    (give every task one: ``add_task(..., detail="")``)."""
     columns: list[ProgressColumn] = [
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -44,4 +45,6 @@ def progress_bar(
     ]
     if unit is not None:
         columns.append(RateColumn(unit))
+    if detail:
+        columns.append(TextColumn("{task.fields[detail]}", markup=False))
     return Progress(*columns, console=console or Console(stderr=True), disable=not enabled)

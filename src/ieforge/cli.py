@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from ieforge.evaluate.runner import EvalReport
     from ieforge.extractor import Extractor
     from ieforge.runs import Job, RunPlan, RunSummary
+    from ieforge.runs.jobs import Record
+    from ieforge.runs.local import ChunkDone
     from ieforge.tasks.relations import RelationQuery
     from ieforge.types import Relation
 
@@ -611,7 +613,7 @@ def run(
         if plan.pending:
             summary = _with_progress(
                 plan,
-                lambda advance: execute_ray(
+                lambda advance, _chunk: execute_ray(
                     plan,
                     options,
                     workers=workers,
@@ -650,13 +652,28 @@ def _plan(
 
 
 def _with_progress(
-    plan: RunPlan, work: Callable[[Callable[[dict[str, Any]], None]], RunSummary]
+    plan: RunPlan,
+    work: Callable[[Callable[[Record], None], ChunkDone], RunSummary],
+    *,
+    console: Console | None = None,
 ) -> RunSummary:
-    """``work(advance)`` under a progress bar (rate and ETA) that ``advance`` moves one document on."""
-    progress = progress_bar(console=err, unit="docs")
+    """``work(advance, on_chunk)`` under a progress bar (rate and ETA) on ``console`` (default: stderr)
+    that ``advance`` moves one document on; ``on_chunk`` shows where the model is inside a long
+    document, e.g. ``document 17: chunk 3/25``, until a document is written. A document of one chunk
+    shows nothing and costs nothing; each chunk of a long one redraws the bar at once."""
+    progress = progress_bar(console=console or err, unit="docs", detail=True)
     with progress:
-        bar = progress.add_task(plan.job.task, total=plan.pending)
-        return work(lambda _record: progress.advance(bar))
+        bar = progress.add_task(plan.job.task, total=plan.pending, detail="")
+
+        def advance(_record: Record) -> None:
+            progress.update(bar, advance=1, detail="")
+
+        def on_chunk(record: Record, done: int, total: int) -> None:
+            if total > 1:
+                detail = f"document {record['id']}: chunk {done}/{total}"
+                progress.update(bar, detail=detail, refresh=True)
+
+        return work(advance, on_chunk)
 
 
 def _report(summary: RunSummary, output: str) -> None:
@@ -696,7 +713,10 @@ def _run_corpus(
         return
     _load(ex, model, job.task)
     summary = _with_progress(
-        plan, lambda advance: execute(plan, ex, chunk_size=chunk_size, on_written=advance)
+        plan,
+        lambda advance, on_chunk: execute(
+            plan, ex, chunk_size=chunk_size, on_written=advance, on_chunk=on_chunk
+        ),
     )
     _report(summary, output)
 

@@ -11,6 +11,7 @@ from ieforge.models import DEFAULT_MODEL, DEFAULT_NER_MODEL, Backend, load_model
 from ieforge.models.catalogue import ModelDefaults
 from ieforge.schemas.events import EventSchema, load_event_schema
 from ieforge.schemas.relations import RelationSchema
+from ieforge.tasks._answers import ChunkProgress
 from ieforge.tasks.entity_typing import TypingReading
 from ieforge.tasks.events import ARGUMENT_TOKENS, TRIGGER_TOKENS, Detection, EventTask
 from ieforge.tasks.ner import DEFAULT_BATCH_SIZE as NER_BATCH_SIZE
@@ -179,10 +180,16 @@ class Extractor:
         return self.ner(text, labels).entities
 
     def ner_many(
-        self, texts: Sequence[str], labels: Sequence[str], *, on_done: Callable[[int], None] | None = None
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        *,
+        on_done: Callable[[int], None] | None = None,
+        on_chunk: ChunkProgress | None = None,
     ) -> Iterator[NERResult]:
-        """One :class:`NERResult` per text, in order, computed lazily."""
-        return self._ner_task().run_many(texts, labels, on_done=on_done)
+        """One :class:`NERResult` per text, in order, computed lazily. ``on_chunk(text, done, total)``
+        hears of each chunk of a text as it is answered (progress inside a long text)."""
+        return self._ner_task().run_many(texts, labels, on_done=on_done, on_chunk=on_chunk)
 
     # ----- relations -------------------------------------------------------------------------------
 
@@ -364,9 +371,13 @@ class Extractor:
         schema: str | EventSchema = "casie",
         detection: Detection = "auto",
         on_done: Callable[[int], None] | None = None,
+        on_chunk: ChunkProgress | None = None,
     ) -> Iterator[EventResult]:
-        """One :class:`EventResult` per text, in order, computed lazily."""
-        return self.event_task(schema, detection=detection).run_many(texts, on_done=on_done)
+        """One :class:`EventResult` per text, in order, computed lazily (``on_chunk``: as in
+        :meth:`ner_many`, for the trigger questions)."""
+        return self.event_task(schema, detection=detection).run_many(
+            texts, on_done=on_done, on_chunk=on_chunk
+        )
 
     def _openie_task(self) -> OpenIETask:
         if self._openie is None:
@@ -391,10 +402,15 @@ class Extractor:
         return self.triples_result(text).triples
 
     def triples_many(
-        self, texts: Sequence[str], *, on_done: Callable[[int], None] | None = None
+        self,
+        texts: Sequence[str],
+        *,
+        on_done: Callable[[int], None] | None = None,
+        on_chunk: ChunkProgress | None = None,
     ) -> Iterator[TriplesResult]:
-        """One :class:`TriplesResult` per text, in order, computed lazily."""
-        return self._openie_task().run_many(texts, on_done=on_done)
+        """One :class:`TriplesResult` per text, in order, computed lazily (``on_chunk``: as in
+        :meth:`ner_many`)."""
+        return self._openie_task().run_many(texts, on_done=on_done, on_chunk=on_chunk)
 
     def _table_task(self) -> TableTask:
         if self._table is None:
@@ -429,15 +445,19 @@ class Extractor:
         instruction: str | Sequence[str],
         headers: Sequence[str] | Sequence[Sequence[str]],
         on_done: Callable[[int], None] | None = None,
+        on_chunk: ChunkProgress | None = None,
     ) -> Iterator[TableResult]:
-        """One :class:`TableResult` per text; one instruction and header list for all texts, or one each."""
+        """One :class:`TableResult` per text; one instruction and header list for all texts, or one each
+        (``on_chunk``: as in :meth:`ner_many`)."""
         n = len(texts)
         instructions = [instruction] * n if isinstance(instruction, str) else list(instruction)
         if headers and all(isinstance(h, str) for h in headers):
             header_lists = [[str(h) for h in headers]] * n
         else:
             header_lists = [list(h) for h in headers]
-        return self._table_task().run_many(texts, instructions, header_lists, on_done=on_done)
+        return self._table_task().run_many(
+            texts, instructions, header_lists, on_done=on_done, on_chunk=on_chunk
+        )
 
 
 def is_blank(text: str) -> bool:

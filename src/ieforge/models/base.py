@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypedDict, runtime_checkable
 
@@ -72,12 +72,16 @@ class Backend(Protocol):
         assistant_prefix: str = "",
         stop: Sequence[str] = (),
         batch_size: int = 8,
+        on_answer: Callable[[int], None] | None = None,
     ) -> list[Generation]:
         """Answer each chat (the model's chat template applies); greedy when ``temperature`` is 0.
 
         ``max_new_tokens`` is one limit for every answer or one per chat. ``assistant_prefix`` is text
         the answer is forced to start with (e.g. ``"["``). Generation of an
         answer ends at the first of the ``stop`` strings, which is kept at the end of the text.
+        ``on_answer`` is called with a chat's index as soon as its answer is done, once per chat, in the
+        order the backend finishes them (progress within one call; it must not change the answers).
+        Tasks pass it only when a caller asked for progress.
         """
         ...
 

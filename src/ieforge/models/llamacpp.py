@@ -15,7 +15,7 @@ emits instructions the CPU lacks (SIGILL), build with
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +173,7 @@ class LlamaCppBackend:
         assistant_prefix: str = "",
         stop: Sequence[str] = (),
         batch_size: int = 8,
+        on_answer: Callable[[int], None] | None = None,
     ) -> list[Generation]:
         """One prompt at a time (``batch_size`` is not used); greedy when ``temperature`` is 0."""
         np = _np()
@@ -198,6 +199,8 @@ class LlamaCppBackend:
                     break
                 logits = self._step(token)
             results[i] = assemble_generation(ids, lps, assistant_prefix, stop, self._detokenize, ends)
+            if on_answer is not None:
+                on_answer(i)
         return results
 
     def score_continuations(

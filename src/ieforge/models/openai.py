@@ -494,8 +494,10 @@ class OpenAIBackend:
         assistant_prefix: str = "",
         stop: Sequence[str] = (),
         batch_size: int = 8,
+        on_answer: Callable[[int], None] | None = None,
     ) -> list[Generation]:
-        """One request per chat, ``concurrency`` at a time (``batch_size`` is not used)."""
+        """One request per chat, ``concurrency`` at a time (``batch_size`` is not used); ``on_answer`` is
+        called from the thread that got the answer."""
         limits = token_limits(max_new_tokens, len(chats))
         stops = [s for s in stop if s]
 
@@ -518,7 +520,13 @@ class OpenAIBackend:
                 stop_reason=extra.get("stop_reason", MISSING),
             )
 
-        return self._map(one, range(len(chats)))
+        def told(i: int) -> Generation:
+            gen = one(i)
+            if on_answer is not None:
+                on_answer(i)
+            return gen
+
+        return self._map(told, range(len(chats)))
 
     def score_continuations(
         self, chats: Sequence[Chat], continuations: Continuations, *, batch_size: int = 8

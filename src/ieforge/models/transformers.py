@@ -13,7 +13,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -343,6 +343,7 @@ class TransformersBackend:
         stop: Sequence[str] = (),
         batch_size: int = 8,
         logit_bias: Mapping[int, float] | None = None,
+        on_answer: Callable[[int], None] | None = None,
     ) -> list[Generation]:
         """Prompts that share a prefix (one text asked several questions) are batched together and the
         prefix is encoded once (see :mod:`ieforge.models.prefix`). Decoding is continuous: each answer
@@ -360,6 +361,11 @@ class TransformersBackend:
             results[i] = assemble_generation(
                 ids, lps, assistant_prefix, stop, self._decode_ids, self.stop_ids
             )
+            if on_answer is not None:
+                on_answer(i)
+        if on_answer is not None:
+            for i in (i for i, r in enumerate(results) if r is None):
+                on_answer(i)
         return [r if r is not None else Generation(text=assistant_prefix) for r in results]
 
     def _decode_ids(self, ids: list[int]) -> str:

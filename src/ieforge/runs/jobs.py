@@ -16,6 +16,7 @@ from ieforge.errors import InputError
 
 if TYPE_CHECKING:
     from ieforge.extractor import Extractor
+    from ieforge.tasks._answers import ChunkProgress
     from ieforge.tasks.relations import RelationQuery, RelationTask
     from ieforge.types import NERResult, Relation, TableResult
 
@@ -40,8 +41,12 @@ class Job:
         """Raise :class:`InputError` (without file or line: the reader adds them) if ``record`` cannot be
         run. The reader has already checked that it is an object with a string ``text``."""
 
-    def results(self, ex: Extractor, records: Sequence[Record]) -> Iterator[Fields]:
-        """The output fields of each record, in order (lazily: each as soon as it is known)."""
+    def results(
+        self, ex: Extractor, records: Sequence[Record], on_chunk: ChunkProgress | None = None
+    ) -> Iterator[Fields]:
+        """The output fields of each record, in order (lazily: each as soon as it is known).
+        ``on_chunk(record index, done, total)`` hears of each chunk of a record's text as it is answered,
+        where the task asks per chunk (relations do not)."""
         raise NotImplementedError
 
 
@@ -56,8 +61,10 @@ class NERJob(Job):
         if not self.labels:
             raise InputError("ner needs entity types (--labels person,location)")
 
-    def results(self, ex: Extractor, records: Sequence[Record]) -> Iterator[Fields]:
-        for res in ex.ner_many([r["text"] for r in records], list(self.labels)):
+    def results(
+        self, ex: Extractor, records: Sequence[Record], on_chunk: ChunkProgress | None = None
+    ) -> Iterator[Fields]:
+        for res in ex.ner_many([r["text"] for r in records], list(self.labels), on_chunk=on_chunk):
             yield {"entities": [e.model_dump() for e in res.entities], **provenance(res)}
 
 
@@ -110,7 +117,9 @@ class RelationJob(Job):
             permutations=self.permutations,
         )
 
-    def results(self, ex: Extractor, records: Sequence[Record]) -> Iterator[Fields]:
+    def results(
+        self, ex: Extractor, records: Sequence[Record], on_chunk: ChunkProgress | None = None
+    ) -> Iterator[Fields]:
         pairs = [record_query(r) for r in records if _is_pair(r)]
         by_pair = iter(self.task_on(ex).run_many(pairs)) if pairs else iter(())
         for rec in records:
@@ -159,9 +168,11 @@ class EventJob(Job):
         if self.detection not in ("auto", "per-type", "joint"):
             raise InputError(f"--detection is auto, per-type or joint, not '{self.detection}'")
 
-    def results(self, ex: Extractor, records: Sequence[Record]) -> Iterator[Fields]:
+    def results(
+        self, ex: Extractor, records: Sequence[Record], on_chunk: ChunkProgress | None = None
+    ) -> Iterator[Fields]:
         task = ex.event_task(self.schema, detection=self.detection)  # type: ignore[arg-type]
-        for res in task.run_many([r["text"] for r in records]):
+        for res in task.run_many([r["text"] for r in records], on_chunk=on_chunk):
             yield {
                 "events": [e.model_dump() for e in res.events],
                 "schema": res.schema_name,
@@ -175,8 +186,10 @@ class OpenIEJob(Job):
 
     task: ClassVar[str] = "openie"
 
-    def results(self, ex: Extractor, records: Sequence[Record]) -> Iterator[Fields]:
-        for res in ex.triples_many([r["text"] for r in records]):
+    def results(
+        self, ex: Extractor, records: Sequence[Record], on_chunk: ChunkProgress | None = None
+    ) -> Iterator[Fields]:
+        for res in ex.triples_many([r["text"] for r in records], on_chunk=on_chunk):
             yield {"triples": [t.model_dump() for t in res.triples], **provenance(res)}
 
 
@@ -207,11 +220,14 @@ class TableJob(Job):
             raise InputError("no 'headers' in the record and no default given (--headers)")
         return value
 
-    def results(self, ex: Extractor, records: Sequence[Record]) -> Iterator[Fields]:
+    def results(
+        self, ex: Extractor, records: Sequence[Record], on_chunk: ChunkProgress | None = None
+    ) -> Iterator[Fields]:
         for res in ex.tables_many(
             [r["text"] for r in records],
             instruction=[self._instruction(r) for r in records],
             headers=[self._headers(r) for r in records],
+            on_chunk=on_chunk,
         ):
             yield _table_fields(res)
 

@@ -30,6 +30,11 @@ from ieforge.runs.jsonl import in_shard, is_run_record, iter_records
 
 if TYPE_CHECKING:
     from ieforge.extractor import Extractor
+    from ieforge.tasks._answers import ChunkProgress
+
+ChunkDone = Callable[[Record, int, int], None]
+"""``on_chunk(record, done, total)``: ``done`` of the ``total`` chunks of ``record``'s text are answered
+(progress inside a long document; a task that does not ask per chunk never calls it)."""
 
 # a run stops when this many documents in a row fail (the model or its server is down)
 MAX_FAILURES_IN_A_ROW = 50
@@ -163,13 +168,20 @@ def too_long_error(chars: int, max_chars: int) -> str:
 
 
 def guarded(
-    job: Job, ex: Extractor, records: Sequence[Record], *, max_chars: int | None = None
+    job: Job,
+    ex: Extractor,
+    records: Sequence[Record],
+    *,
+    max_chars: int | None = None,
+    on_chunk: ChunkDone | None = None,
 ) -> Iterator[Record]:
     """Output records for ``records``, in order: each input record plus the job's fields, or plus an
     ``error`` field. When the batch fails, the documents not yet done are tried one at a time, so one
-    bad document costs only itself. A text over ``max_chars`` characters is an error record at once."""
+    bad document costs only itself. A text over ``max_chars`` characters is an error record at once.
+    ``on_chunk`` hears of each chunk of a record as it is answered."""
     if max_chars is not None and any(len(r["text"]) > max_chars for r in records):
-        within = iter(guarded(job, ex, [r for r in records if len(r["text"]) <= max_chars]))
+        kept = [r for r in records if len(r["text"]) <= max_chars]
+        within = iter(guarded(job, ex, kept, on_chunk=on_chunk))
         for rec in records:
             if len(rec["text"]) > max_chars:
                 yield _merge(rec, {"error": too_long_error(len(rec["text"]), max_chars)})
@@ -178,16 +190,23 @@ def guarded(
         return
     done = 0
     try:
-        for rec, fields in zip(records, job.results(ex, records)):
+        for rec, fields in zip(records, job.results(ex, records, _by_index(records, on_chunk))):
             done += 1
             yield _merge(rec, fields)
     except Exception:
         for rec in records[done:]:
             try:
-                fields = next(iter(job.results(ex, [rec])))
+                fields = next(iter(job.results(ex, [rec], _by_index([rec], on_chunk))))
             except Exception as exc:
                 fields = {"error": error_line(exc)}
             yield _merge(rec, fields)
+
+
+def _by_index(records: Sequence[Record], on_chunk: ChunkDone | None) -> ChunkProgress | None:
+    """The task's ``on_chunk`` (a text's index in ``records``) as the run's (the record itself)."""
+    if on_chunk is None:
+        return None
+    return lambda i, done, total: on_chunk(records[i], done, total)
 
 
 def _merge(record: Record, fields: Fields) -> Record:
@@ -246,11 +265,14 @@ def execute(
     chunk_size: int = 32,
     on_written: Callable[[Record], None] | None = None,
     max_failures_in_a_row: int = MAX_FAILURES_IN_A_ROW,
+    on_chunk: ChunkDone | None = None,
 ) -> RunSummary:
-    """Run the plan's pending records through its job on ``extractor``, ``chunk_size`` at a time."""
+    """Run the plan's pending records through its job on ``extractor``, ``chunk_size`` at a time.
+    ``on_written`` hears of each output record once it is on disk; ``on_chunk`` of each chunk of a
+    document's text as it is answered (see :data:`ChunkDone`)."""
 
     def results() -> Iterator[Record]:
         for chunk in chunks(plan.records(), chunk_size):
-            yield from guarded(plan.job, extractor, chunk, max_chars=plan.max_chars)
+            yield from guarded(plan.job, extractor, chunk, max_chars=plan.max_chars, on_chunk=on_chunk)
 
     return write_results(plan, results(), on_written=on_written, max_failures_in_a_row=max_failures_in_a_row)

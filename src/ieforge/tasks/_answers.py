@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from typing import Any
 
 from ieforge.grounding import Chunk, TokenSpans, chunk_text, find_mentions, sentence_spans
 from ieforge.models.base import Backend, Chat, Generation
@@ -15,6 +18,49 @@ DEFAULT_MAX_CHUNK_TOKENS = 1024
 # batches of questions per backend call in a task's run_many: the backend orders a call's prompts by
 # length (less padding) and a continuous decoder refills from the call's next batch
 BATCHES_PER_CALL = 4
+
+ChunkProgress = Callable[[int, int, int], None]
+"""``on_chunk(text, done, total)`` of a task's ``run_many``: every question about one more chunk of text
+number ``text`` (its index in the texts given) has its answer; ``done`` of its ``total`` chunks are
+answered. Called as the backend finishes answers, within one backend call."""
+
+
+class ChunkCounter:
+    """A backend's ``on_answer`` that calls ``on_chunk`` each time the last question about a chunk is
+    answered. ``owners[q]`` is ``(text, chunk)`` for question ``q`` of the call: the text's index and
+    anything naming the chunk within it (its start). Thread-safe (a server backend answers from
+    several threads)."""
+
+    def __init__(self, owners: Sequence[tuple[int, Hashable]], on_chunk: ChunkProgress) -> None:
+        self._owners = list(owners)
+        self._left = Counter(self._owners)
+        self._total = Counter(text for text, _ in self._left)
+        self._done: Counter[int] = Counter()
+        self._on_chunk = on_chunk
+        self._lock = threading.Lock()
+
+    def __call__(self, question: int) -> None:
+        owner = self._owners[question]
+        with self._lock:  # held while telling, so that each text's counts arrive in order
+            self._left[owner] -= 1
+            if self._left[owner] == 0:
+                text = owner[0]
+                self._done[text] += 1
+                self._on_chunk(text, self._done[text], self._total[text])
+
+
+def chunk_counter(
+    owners: Sequence[tuple[int, Hashable]], on_chunk: ChunkProgress | None
+) -> ChunkCounter | None:
+    """The ``on_answer`` hook of one backend call whose questions belong to ``owners`` (None without
+    ``on_chunk``)."""
+    return None if on_chunk is None else ChunkCounter(owners, on_chunk)
+
+
+def answer_hook(on_answer: Callable[[int], None] | None) -> dict[str, Any]:
+    """The backend's ``on_answer`` keyword: none without a hook, so a call nobody watches is exactly
+    what it was before progress existed (and a backend without the keyword still works)."""
+    return {} if on_answer is None else {"on_answer": on_answer}
 
 
 def answer_score(gen: Generation, item: ParsedString | None = None) -> float | None:
@@ -126,9 +172,15 @@ def task_prompt(prompt: str | ChatPrompt, task: str, parsers: Sequence[str]) -> 
 
 
 def generate_answers(
-    backend: Backend, prompt: ChatPrompt, chats: Sequence[Chat], max_new_tokens: int, batch_size: int
+    backend: Backend,
+    prompt: ChatPrompt,
+    chats: Sequence[Chat],
+    max_new_tokens: int,
+    batch_size: int,
+    on_answer: Callable[[int], None] | None = None,
 ) -> list[Generation]:
-    """Generate the answers to ``chats`` with ``prompt``'s answer prefix and stop strings (none asked: [])."""
+    """Generate the answers to ``chats`` with ``prompt``'s answer prefix and stop strings (none asked: []);
+    ``on_answer`` goes to the backend (see :class:`ChunkCounter`)."""
     if not chats:
         return []
     return backend.generate(
@@ -137,6 +189,7 @@ def generate_answers(
         assistant_prefix=prompt.assistant_prefix,
         stop=prompt.stop,
         batch_size=batch_size,
+        **answer_hook(on_answer),
     )
 
 
@@ -144,18 +197,21 @@ def answers_per_text(
     n: int,
     chunks_of: Callable[[int], list[Chunk]],
     chat_for: Callable[[int, Chunk], Chat],
-    answer: Callable[[list[Chat]], list[Generation]],
+    answer: Callable[[list[Chat], Callable[[int], None] | None], list[Generation]],
     texts_per_batch: int,
+    on_chunk: ChunkProgress | None = None,
 ) -> Iterator[tuple[int, list[tuple[Chunk, Generation]]]]:
     """For texts ``0..n-1``, in order: the index and the (chunk, answer) pairs of its chunks.
 
-    One question per chunk; the questions of ``texts_per_batch`` texts are answered in one ``answer``
-    call, so that they share generation batches."""
+    One question per chunk; the questions of ``texts_per_batch`` texts are answered in one
+    ``answer(chats, on_answer)`` call, so that they share generation batches (``on_answer``: the
+    backend's hook telling ``on_chunk``, None without it)."""
     step = max(1, texts_per_batch)
     for b in range(0, n, step):
         group = range(b, min(b + step, n))
         asked = [(i, chunk) for i in group for chunk in chunks_of(i)]
-        gens = answer([chat_for(i, chunk) for i, chunk in asked])
+        counter = chunk_counter([(i, chunk.start) for i, chunk in asked], on_chunk)
+        gens = answer([chat_for(i, chunk) for i, chunk in asked], counter)
         for i in group:
             yield i, [(chunk, gen) for (j, chunk), gen in zip(asked, gens) if j == i]
 

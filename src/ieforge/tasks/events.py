@@ -27,8 +27,10 @@ from ieforge.prompts.parsers import parse_string_list
 from ieforge.prompts.structured import parse_role_map, parse_tuple_list
 from ieforge.schemas.events import EventSchema, EventType, load_event_schema
 from ieforge.tasks._answers import (
+    ChunkProgress,
     answer_score,
     chunk_budget,
+    chunk_counter,
     chunker,
     distinct_items,
     generate_answers,
@@ -149,12 +151,18 @@ class EventTask:
         return next(self.run_many([text]))
 
     def run_many(
-        self, texts: Sequence[str], *, on_done: Callable[[int], None] | None = None
+        self,
+        texts: Sequence[str],
+        *,
+        on_done: Callable[[int], None] | None = None,
+        on_chunk: ChunkProgress | None = None,
     ) -> Iterator[EventResult]:
-        """Yield one result per text, in order: triggers, then the arguments of every trigger."""
-        for text in texts:
+        """Yield one result per text, in order: triggers, then the arguments of every trigger.
+        ``on_chunk`` hears of each chunk as its trigger questions are answered (see
+        :data:`ChunkProgress`)."""
+        for i, text in enumerate(texts):
             stats = ParseStats()
-            triggers = self._detect(text, stats)
+            triggers = self._detect(text, stats, on_chunk, i)
             events = self._arguments(text, triggers, stats)
             yield self._result(text, events, stats)
             if on_done is not None:
@@ -196,10 +204,19 @@ class EventTask:
             prompt=self.prompt_id,
         )
 
-    def _generate(self, chats: list[Chat], prompt: ChatPrompt, max_new_tokens: int) -> list[Generation]:
-        return generate_answers(self.backend, prompt, chats, max_new_tokens, self.batch_size)
+    def _generate(
+        self,
+        chats: list[Chat],
+        prompt: ChatPrompt,
+        max_new_tokens: int,
+        on_answer: Callable[[int], None] | None = None,
+    ) -> list[Generation]:
+        return generate_answers(self.backend, prompt, chats, max_new_tokens, self.batch_size, on_answer)
 
-    def _detect(self, text: str, stats: ParseStats) -> list[_Trigger]:
+    def _detect(
+        self, text: str, stats: ParseStats, on_chunk: ChunkProgress | None = None, index: int = 0
+    ) -> list[_Trigger]:
+        """The triggers of ``text``; ``on_chunk`` hears of its chunks as text number ``index``."""
         chunks = self._chunks(text)
         best: dict[tuple[int, int, str], _Trigger] = {}
 
@@ -211,8 +228,9 @@ class EventTask:
         if self.detection == "per-type":
             asked = [(chunk, t) for chunk in chunks for t in self.schema.types]
             chats = [self.trigger_prompt.chat(text=c.text, event=self._event_name(t)) for c, t in asked]
+            counter = chunk_counter([(index, c.start) for c, _ in asked], on_chunk)
             for (chunk, t), gen in zip(
-                asked, self._generate(chats, self.trigger_prompt, self.max_new_tokens)
+                asked, self._generate(chats, self.trigger_prompt, self.max_new_tokens, counter)
             ):
                 stats.answers += 1
                 parsed = parse_string_list(gen.text)
@@ -225,8 +243,9 @@ class EventTask:
         else:
             types = self._types_block()
             chats = [self.trigger_prompt.chat(text=c.text, types=types) for c in chunks]
+            counter = chunk_counter([(index, c.start) for c in chunks], on_chunk)
             for chunk, gen in zip(
-                chunks, self._generate(chats, self.trigger_prompt, self.max_new_tokens * 2)
+                chunks, self._generate(chats, self.trigger_prompt, self.max_new_tokens * 2, counter)
             ):
                 stats.answers += 1
                 tuples = parse_tuple_list(gen.text)

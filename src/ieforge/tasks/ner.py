@@ -19,7 +19,15 @@ from ieforge.models.base import Backend, Chat, Generation
 from ieforge.prompts import NERPrompt, Prompt, TypingPrompt, load_ner_prompt, load_typing_prompt
 from ieforge.prompts.parsers import ParsedString, parse_string_list
 from ieforge.prompts.structured import parse_type_map
-from ieforge.tasks._answers import BATCHES_PER_CALL, answer_score, chunk_budget, token_spans_of
+from ieforge.tasks._answers import (
+    BATCHES_PER_CALL,
+    ChunkProgress,
+    answer_hook,
+    answer_score,
+    chunk_budget,
+    chunk_counter,
+    token_spans_of,
+)
 from ieforge.tasks.entity_typing import Candidate, EntityTyper, TypingReading
 from ieforge.types import Entity, NERResult, ParseStats
 
@@ -175,11 +183,14 @@ class NERTask:
         *,
         on_done: Callable[[int], None] | None = None,
         texts_per_batch: int | None = None,
+        on_chunk: ChunkProgress | None = None,
     ) -> Iterator[NERResult]:
         """Yield one result per text, in order. ``texts_per_batch`` texts go to the backend in one
         call (by default as many as fill :data:`BATCHES_PER_CALL` batches of ``batch_size``
         questions): a backend that decodes continuously starts the next batch while the longest
-        answers of the last are still running, so more batches per call waste fewer steps."""
+        answers of the last are still running, so more batches per call waste fewer steps.
+        ``on_chunk(text, done, total)`` is told as every question about one more chunk of a text is
+        answered, within that call (two stages: the first stage's questions)."""
         labels = _clean_labels(labels)
         asked = [""] if self.proposer == "all" or self.asks_all else labels
         per_batch = texts_per_batch or max(1, BATCHES_PER_CALL * self.batch_size // len(asked))
@@ -192,6 +203,7 @@ class NERTask:
                 for chunk in self.chunks(text, labels)
                 for label in asked
             ]
+            counter = chunk_counter([(b + q.text_index, q.chunk.start) for q in queries], on_chunk)
             gens = (
                 self.backend.generate(
                     [q.chat for q in queries],
@@ -199,6 +211,7 @@ class NERTask:
                     assistant_prefix=stage1.assistant_prefix,
                     stop=stage1.stop,
                     batch_size=self.batch_size,
+                    **answer_hook(counter),
                 )
                 if queries
                 else []

@@ -18,6 +18,7 @@ from ieforge.prompts import ChatPrompt
 from ieforge.prompts.parsers import ParsedString
 from ieforge.prompts.structured import parse_rows
 from ieforge.tasks._answers import (
+    ChunkProgress,
     answers_per_text,
     chunk_budget,
     chunker,
@@ -75,8 +76,10 @@ class TableTask:
         *,
         on_done: Callable[[int], None] | None = None,
         texts_per_batch: int = 4,
+        on_chunk: ChunkProgress | None = None,
     ) -> Iterator[TableResult]:
-        """One result per (text, instruction, headers), in order; several texts share generation batches."""
+        """One result per (text, instruction, headers), in order; several texts share generation batches.
+        ``on_chunk`` hears of each chunk as it is answered (see :data:`ChunkProgress`)."""
         if not (len(texts) == len(instructions) == len(headers)):
             raise ValueError("texts, instructions and headers must have the same length")
         cleaned = [clean_headers(h) for h in headers]
@@ -91,10 +94,11 @@ class TableTask:
                 instruction=instructions[i].strip(),
                 headers=json.dumps(cleaned[i], ensure_ascii=False),
             ),
-            lambda chats: generate_answers(
-                self.backend, self.prompt, chats, self.max_new_tokens, self.batch_size
+            lambda chats, on_answer: generate_answers(
+                self.backend, self.prompt, chats, self.max_new_tokens, self.batch_size, on_answer
             ),
             texts_per_batch,
+            on_chunk,
         )
         for i, pairs in answers:
             stats = ParseStats()

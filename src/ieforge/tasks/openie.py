@@ -18,6 +18,7 @@ from ieforge.prompts import ChatPrompt
 from ieforge.prompts.parsers import ParsedString
 from ieforge.prompts.structured import parse_tuple_list
 from ieforge.tasks._answers import (
+    ChunkProgress,
     answers_per_text,
     chunk_budget,
     chunker,
@@ -61,16 +62,19 @@ class OpenIETask:
         *,
         on_done: Callable[[int], None] | None = None,
         texts_per_batch: int = 4,
+        on_chunk: ChunkProgress | None = None,
     ) -> Iterator[TriplesResult]:
-        """Yield one result per text, in order; ``texts_per_batch`` texts share generation batches."""
+        """Yield one result per text, in order; ``texts_per_batch`` texts share generation batches.
+        ``on_chunk`` hears of each chunk as it is answered (see :data:`ChunkProgress`)."""
         answers = answers_per_text(
             len(texts),
             lambda i: self._chunks(texts[i]),
             lambda i, chunk: self.prompt.chat(text=chunk.text),
-            lambda chats: generate_answers(
-                self.backend, self.prompt, chats, self.max_new_tokens, self.batch_size
+            lambda chats, on_answer: generate_answers(
+                self.backend, self.prompt, chats, self.max_new_tokens, self.batch_size, on_answer
             ),
             texts_per_batch,
+            on_chunk,
         )
         for i, pairs in answers:
             stats = ParseStats()
