@@ -19,66 +19,20 @@ import argparse
 import itertools
 import json
 import re
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import DEFAULT_DATA
+from common import DEFAULT_DATA, ROOT
 
 from ieforge.data import read_bio
-from ieforge.grounding import Chunk, TokenSpans, chunk_text, sentence_spans
+from ieforge.grounding import Chunk, TokenSpans, chunk_text
 from ieforge.models import load_model
 
-
-def chunk_text_quadratic(
-    text: str, max_tokens: int, count_tokens: Callable[[str], int], overlap_sentences: int = 1
-) -> list[Chunk]:
-    """The chunker before the linear one (ieforge 6ed5a53), kept here to time it."""
-    if count_tokens(text) <= max_tokens:
-        return [Chunk(0, text)]
-    units: list[tuple[int, int]] = []
-    for s, e in sentence_spans(text):
-        if count_tokens(text[s:e]) <= max_tokens:
-            units.append((s, e))
-        else:
-            units.extend(_split_words_quadratic(text, s, e, max_tokens, count_tokens))
-    chunks: list[Chunk] = []
-    i = 0
-    while i < len(units):
-        j = i
-        while j + 1 < len(units) and count_tokens(text[units[i][0] : units[j + 1][1]]) <= max_tokens:
-            j += 1
-        chunks.append(Chunk(units[i][0], text[units[i][0] : units[j][1]]))
-        if j + 1 >= len(units):
-            break
-        nxt = j + 1
-        for ov in range(min(overlap_sentences, j - i), 0, -1):
-            if count_tokens(text[units[j + 1 - ov][0] : units[j + 1][1]]) <= max_tokens:
-                nxt = j + 1 - ov
-                break
-        i = nxt
-    return chunks
-
-
-def _split_words_quadratic(
-    text: str, start: int, end: int, max_tokens: int, count_tokens: Callable[[str], int]
-) -> list[tuple[int, int]]:
-    pieces: list[tuple[int, int]] = []
-    words = [(m.start(), m.end()) for m in re.finditer(r"\s*\S+\s*", text[start:end])]
-    if not words:
-        return [(start, end)]
-    cur = 0
-    while cur < len(words):
-        nxt = cur + 1
-        while (
-            nxt < len(words)
-            and count_tokens(text[start + words[cur][0] : start + words[nxt][1]]) <= max_tokens
-        ):
-            nxt += 1
-        pieces.append((start + words[cur][0], start + words[nxt - 1][1]))
-        cur = nxt
-    return pieces
+sys.path.insert(0, str(ROOT / "tests"))
+from chunk_reference import reference_chunks  # the old chunker (tests/chunk_reference.py)
 
 
 def corpus_text(data_dir: Path, size: int, kind: str = "prose") -> str:
@@ -122,7 +76,7 @@ def compare(
     t_old: float | None = None
     old: list[Chunk] | None = None
     if run_old:
-        t_old, old = timed(lambda: chunk_text_quadratic(text, budget, count))
+        t_old, old = timed(lambda: reference_chunks(text, budget, count))
     if old is None:
         same = "n/a (old not run)"
     else:

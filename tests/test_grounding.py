@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from chunk_reference import reference_chunks
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -671,43 +671,6 @@ def test_nfd_text_through_the_ner_answer_path() -> None:
 # --- chunking in linear time (issue 23, item 5) -------------------------------------------------------------
 
 
-def _reference_chunks(
-    text: str, max_tokens: int, count_tokens: Callable[[str], int], overlap_sentences: int = 1
-) -> list[Chunk]:
-    """The chunker before the linear one (re-counting the growing chunk), as the oracle of its rules."""
-    if count_tokens(text) <= max_tokens:
-        return [Chunk(0, text)]
-    units: list[tuple[int, int]] = []
-    for s, e in sentence_spans(text):
-        if count_tokens(text[s:e]) <= max_tokens:
-            units.append((s, e))
-            continue
-        words = [(s + m.start(), s + m.end()) for m in re.finditer(r"\s*\S+\s*", text[s:e])] or [(s, e)]
-        cur = 0
-        while cur < len(words):
-            nxt = cur + 1
-            while nxt < len(words) and count_tokens(text[words[cur][0] : words[nxt][1]]) <= max_tokens:
-                nxt += 1
-            units.append((words[cur][0], words[nxt - 1][1]))
-            cur = nxt
-    chunks: list[Chunk] = []
-    i = 0
-    while i < len(units):
-        j = i
-        while j + 1 < len(units) and count_tokens(text[units[i][0] : units[j + 1][1]]) <= max_tokens:
-            j += 1
-        chunks.append(Chunk(units[i][0], text[units[i][0] : units[j][1]]))
-        if j + 1 >= len(units):
-            break
-        nxt = j + 1
-        for ov in range(min(overlap_sentences, j - i), 0, -1):
-            if count_tokens(text[units[j + 1 - ov][0] : units[j + 1][1]]) <= max_tokens:
-                nxt = j + 1 - ov
-                break
-        i = nxt
-    return chunks
-
-
 def _word_spans(text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
 
@@ -726,7 +689,7 @@ class _CountingWords:
 @settings(max_examples=200)
 @given(_chunkable_text, st.integers(1, 15), st.integers(0, 3))
 def test_chunks_are_those_of_the_reference_chunker(text: str, max_tokens: int, overlap: int) -> None:
-    expected = _reference_chunks(text, max_tokens, count_words, overlap)
+    expected = reference_chunks(text, max_tokens, count_words, overlap)
     assert chunk_text(text, max_tokens, count_words, overlap_sentences=overlap) == expected
     assert chunk_text(text, max_tokens, count_words, overlap, token_spans=_word_spans) == expected
 
@@ -741,10 +704,10 @@ def test_chunking_counts_each_character_a_few_times(run_on: bool) -> None:
     for spans in (None, _word_spans):
         counter = _CountingWords()
         chunks = chunk_text(text, 200, counter, token_spans=spans)
-        assert chunks == _reference_chunks(text, 200, count_words)
+        assert chunks == reference_chunks(text, 200, count_words)
         assert counter.characters <= 12 * len(text), counter.characters / len(text)
     counter = _CountingWords()
-    _reference_chunks(text, 200, counter)
+    reference_chunks(text, 200, counter)
     assert counter.characters > 15 * len(text)  # what the bound above rules out
 
 
@@ -752,7 +715,7 @@ def test_a_wrong_estimate_still_gives_exact_chunks() -> None:
     """Offsets that say every character is a token (far too many) or, for sentences within the budget,
     that nothing is one: the counts settle each chunk anyway."""
     text = _long_text(60)
-    expected = _reference_chunks(text, 30, count_words)
+    expected = reference_chunks(text, 30, count_words)
 
     def chars(t: str) -> list[tuple[int, int]]:
         return [(i, i + 1) for i in range(len(t))]
@@ -772,5 +735,5 @@ def test_chunks_with_the_small_models_tokenizer(small_backend: Any) -> None:
     assert len(chunks) > 3
     _assert_chunks(text, chunks)
     assert all(count(c.text) <= 300 for c in chunks)
-    assert chunks == _reference_chunks(text, 300, count)
+    assert chunks == reference_chunks(text, 300, count)
     assert chunk_text(text, 300, count) == chunks  # a backend without offsets: counted blocks instead
