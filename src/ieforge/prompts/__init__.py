@@ -35,6 +35,18 @@ class Turn(BaseModel):
     content: str
 
 
+def _conversation(system: str, turns: Sequence[Turn], question: str, values: dict[str, str]) -> Chat:
+    """The system message (when there is one), the turns, then the question as the last user message,
+    their placeholders filled from ``values``."""
+    msgs: list[Message] = []
+    if system:
+        msgs.append({"role": "system", "content": system})
+    for t in turns:
+        msgs.append({"role": t.role, "content": _fill(t.content, values)})
+    msgs.append({"role": "user", "content": _fill(question, values)})
+    return msgs
+
+
 class Prompt(BaseModel):
     """What every versioned prompt file has: identity, its answer parser, how answers start and end."""
 
@@ -115,13 +127,7 @@ class NERPrompt(Prompt):
         types in the order given). Inference and training data both render it here."""
         self._check_all(labels)
         values = {"text": text, "labels": json.dumps(list(labels), ensure_ascii=False)}
-        msgs: list[Message] = []
-        if self.system:
-            msgs.append({"role": "system", "content": self.system})
-        for t in self.turns:
-            msgs.append({"role": t.role, "content": _fill(t.content, values)})
-        msgs.append({"role": "user", "content": _fill(self.question, values)})
-        return msgs
+        return _conversation(self.system, self.turns, self.question, values)
 
     def answer_all(self, labels: Sequence[str], by_type: Mapping[str, Sequence[str]]) -> str:
         """The answer text of a ``type_map`` prompt (its assistant prefix included): a one-line JSON object
@@ -520,13 +526,7 @@ class ChatPrompt(Prompt):
         return self
 
     def chat(self, **values: str) -> Chat:
-        msgs: list[Message] = []
-        if self.system:
-            msgs.append({"role": "system", "content": self.system})
-        for t in self.turns:
-            msgs.append({"role": t.role, "content": _fill(t.content, values)})
-        msgs.append({"role": "user", "content": _fill(self.question, values)})
-        return msgs
+        return _conversation(self.system, self.turns, self.question, values)
 
 
 @lru_cache(maxsize=64)
