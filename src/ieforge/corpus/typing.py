@@ -95,17 +95,21 @@ def _wrong_types(gold: str | None, own: Sequence[str], span_types: set[str]) -> 
     return [t for t in pool if t not in banned]
 
 
-def non_entity_span(source: TypingSource, rng: random.Random) -> str | None:
-    """One to three words of the text that touch no annotated span (None when none is found)."""
-    words = [(m.start(), m.end()) for m in _WORDS.finditer(source.text)]
-    for _ in range(12):
+def non_entity_span(
+    text: str, taken: Sequence[tuple[int, int]], rng: random.Random, *, tries: int = 12
+) -> str | None:
+    """One to three words of ``text``, drawn at random, that touch none of the ``taken`` (annotated)
+    spans; None when the text has no words or ``tries`` draws find none. Typing questions and distilled
+    NER data both ask about such spans."""
+    words = [(m.start(), m.end()) for m in _WORDS.finditer(text)]
+    for _ in range(tries):
         if not words:
             return None
         i = rng.randrange(len(words))
         j = min(len(words), i + rng.randint(1, 3))
         start, end = words[i][0], words[j - 1][1]
-        if not any(s < end and start < e for s, e in source.taken):
-            return source.text[start:end]
+        if not any(s < end and start < e for s, e in taken):
+            return text[start:end]
     return None
 
 
@@ -137,7 +141,7 @@ def typing_question(
         span: str | None = None
         gold: str | None = None
         if none and len(source.types) >= n - 1 and rng.random() < non_entity_share:
-            span = non_entity_span(source, rng)
+            span = non_entity_span(source.text, source.taken, rng)
             if span in avoid:
                 span = None
             wrong = _wrong_types(None, source.types, set())

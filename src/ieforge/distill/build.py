@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from typing import Any
 
 from ieforge.corpus.build import CorpusExample, Split, ner_conversation, stable_fraction
 from ieforge.corpus.heldout import check_training_name
+from ieforge.corpus.typing import non_entity_span
 from ieforge.distill.annotations import (
     AnnotatedEntity,
     PassageAnnotation,
@@ -292,7 +292,7 @@ def typing_turns(
         types_of.setdefault(e.text, set()).add(e.type)
     spans: list[tuple[str, str | None]] = [(text, rng.choice(sorted(ts))) for text, ts in types_of.items()]
     if complete:
-        other = _non_entity_span(piece, rng)
+        other = non_entity_span(piece.text, [(e.start, e.end) for e in piece.entities], rng, tries=10)
         if other is not None:
             spans.append((other, None))
     rng.shuffle(spans)
@@ -317,21 +317,6 @@ def typing_turns(
         turns.append({"role": "user", "content": question["content"]})
         turns.append({"role": "assistant", "content": f"{prompt.assistant_prefix} {answer}".strip()})
     return turns
-
-
-def _non_entity_span(piece: _Piece, rng: random.Random) -> str | None:
-    """One to three words of the piece that overlap no entity (None when there are none)."""
-    words = [(m.start(), m.end()) for m in re.finditer(r"[A-Za-z][\w'-]*", piece.text)]
-    taken = [(e.start, e.end) for e in piece.entities]
-    for _ in range(10):
-        if not words:
-            return None
-        i = rng.randrange(len(words))
-        j = min(len(words), i + rng.randint(1, 3))
-        start, end = words[i][0], words[j - 1][1]
-        if not any(s < end and start < e for s, e in taken):
-            return piece.text[start:end]
-    return None
 
 
 def distill_stats(
