@@ -13,16 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import free_port
 from typer.testing import CliRunner
 
 from ieforge.cli import app
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _wait_for_health(http: httpx.Client, proc: subprocess.Popen[bytes], log: Path) -> httpx.Response:
@@ -42,7 +36,7 @@ def test_serve_answers_health_and_ner_over_http(
     small_backend: object, model_home: Path, tmp_path: Path
 ) -> None:
     """(small_backend converts the model into model_home first, so the server only loads it.)"""
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     command = [
         sys.executable,
@@ -140,7 +134,7 @@ def test_serve_fails_at_once_on_a_port_in_use_without_loading_the_model(tmp_path
 def test_serve_warns_on_a_non_loopback_host_without_a_key() -> None:
     """The warning comes once the address is bound, before the model loads (here: an unknown one)."""
     runner = CliRunner()
-    base = ["serve", "--model", "no-such-model", "--host", "0.0.0.0", "--port", str(_free_port())]
+    base = ["serve", "--model", "no-such-model", "--host", "0.0.0.0", "--port", str(free_port())]
     res = runner.invoke(app, base, env={"IEFORGE_API_KEY": None, "COLUMNS": "300"})
     assert res.exit_code == 2
     lines = res.output.splitlines()
@@ -156,7 +150,7 @@ def test_serve_warns_on_a_non_loopback_host_without_a_key() -> None:
         res = runner.invoke(app, keyed, env=env)
         assert res.exit_code == 2 and "warning" not in res.output
         assert "error: unknown model 'no-such-model'" in res.output
-    loopback = ["serve", "--model", "no-such-model", "--port", str(_free_port())]
+    loopback = ["serve", "--model", "no-such-model", "--port", str(free_port())]
     res = runner.invoke(app, loopback, env={"IEFORGE_API_KEY": None})
     assert res.exit_code == 2 and "warning" not in res.output
     res = runner.invoke(app, [*base, "--api-key", " "])

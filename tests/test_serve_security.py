@@ -3,16 +3,16 @@ SmolLM2-135M behind the real app (in-process through httpx, or a real uvicorn se
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
 import openai
 import pytest
-import uvicorn
+from conftest import serving
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -55,34 +55,11 @@ def client(keyed: FastAPI) -> Iterator[TestClient]:
         yield c
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live() -> Iterator[Callable[[FastAPI], str]]:
     """Start a real uvicorn server for an app on a free port; all are stopped at the module's end."""
-    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
-
-    def start(web: FastAPI) -> str:
-        port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("the server did not start")
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(timeout=60)
+    with ExitStack() as servers:
+        yield lambda web: servers.enter_context(serving(web))
 
 
 def _message(path: str, body: Any) -> str:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -14,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import serving
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -541,37 +539,13 @@ def test_static_view_in_chromium(browser: Any, tmp_path: Path) -> None:
     page.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live_server(small_backend: Any) -> Iterator[str]:
-    import uvicorn
-
     from ieforge.extractor import Extractor
     from ieforge.serve import create_app
 
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(Extractor(small_backend, max_new_tokens=24)),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(Extractor(small_backend, max_new_tokens=24))) as url:
+        yield url
 
 
 @pytest.mark.model
