@@ -30,7 +30,6 @@ from ieforge.runs.jsonl import in_shard, is_run_record, iter_records
 
 if TYPE_CHECKING:
     from ieforge.extractor import Extractor
-    from ieforge.tasks._answers import ChunkProgress
 
 ChunkDone = Callable[[Record, int, int], None]
 """``on_chunk(record, done, total)``: ``done`` of the ``total`` chunks of ``record``'s text are answered
@@ -190,23 +189,31 @@ def guarded(
         return
     done = 0
     try:
-        for rec, fields in zip(records, job.results(ex, records, _by_index(records, on_chunk))):
+        for rec, fields in zip(records, _results(job, ex, records, on_chunk)):
             done += 1
             yield _merge(rec, fields)
     except Exception:
         for rec in records[done:]:
             try:
-                fields = next(iter(job.results(ex, [rec], _by_index([rec], on_chunk))))
+                fields = next(iter(_results(job, ex, [rec], on_chunk)))
             except Exception as exc:
                 fields = {"error": error_line(exc)}
             yield _merge(rec, fields)
 
 
-def _by_index(records: Sequence[Record], on_chunk: ChunkDone | None) -> ChunkProgress | None:
-    """The task's ``on_chunk`` (a text's index in ``records``) as the run's (the record itself)."""
+def _results(
+    job: Job, ex: Extractor, records: Sequence[Record], on_chunk: ChunkDone | None
+) -> Iterator[Fields]:
+    """``job.results`` on ``records``, its chunk progress (a text's index in ``records``) told as the
+    run's (the record itself). Without ``on_chunk`` the job is called as before progress existed, so a
+    job whose ``results`` takes no ``on_chunk`` still runs."""
     if on_chunk is None:
-        return None
-    return lambda i, done, total: on_chunk(records[i], done, total)
+        return job.results(ex, records)
+
+    def told(i: int, done: int, total: int) -> None:
+        on_chunk(records[i], done, total)
+
+    return job.results(ex, records, on_chunk=told)
 
 
 def _merge(record: Record, fields: Fields) -> Record:
