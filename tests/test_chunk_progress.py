@@ -106,3 +106,18 @@ def test_corpus_run_shows_each_chunk_of_a_long_document(
     written = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in written] == ids
     assert [r["stats"]["answers"] for r in written] == [k, 1]
+
+
+def test_a_server_backend_tells_each_chunk_from_its_threads(small_backend: Backend, texts: list[str]) -> None:
+    """An OpenAI-compatible backend answers from several threads; every chunk is still told once, in order."""
+    from conftest import serving
+
+    from ieforge.models.openai import OpenAIBackend
+    from ieforge.serve import create_app
+
+    with serving(create_app(Extractor(small_backend))) as url:
+        remote = OpenAIBackend("smollm2-135m", base_url=f"{url}/v1", concurrency=4)
+        openie = OpenIETask(remote, max_chunk_tokens=CHUNK_TOKENS, max_new_tokens=TOKENS)
+        seen: list[tuple[int, int, int]] = []
+        (result,) = openie.run_many([texts[0]], on_chunk=lambda *c: seen.append(c))
+    assert _told(seen, 0) == _every_chunk(result.stats.answers) and result.stats.answers >= 3
