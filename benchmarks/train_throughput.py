@@ -4,9 +4,10 @@ For each model: the same conversations (the first ``--limit`` of a corpus) are
 - run through the model without gradients, in packed rows, reading the last position only (prefill);
 - trained on for one epoch with TRL's SFTTrainer as before (padded batches, ``--packing`` off);
 - trained on for one epoch with packed rows and the vocabulary projection at trained positions only,
-  for each ``--configs`` entry ``ROWTOKENS[xBATCH][:FLAG]``: no flag is the default (LoRA dropout 0,
+  for each ``--configs`` entry ``ROWTOKENS[xBATCH][:FLAG...]``: no flag is the default (LoRA dropout 0,
   eager attention, bf16 autocast with float32 adapters); ``:drop`` with LoRA dropout 0.05 as before;
-  ``:half`` with LoRA on the last half of the layers only.
+  ``:half`` with LoRA on the last half of the layers only; ``:compile`` with the backbone compiled
+  (its compile time is left out: tokens/s over the steps after the first).
 Every configuration runs in its own process, one after the other, in rounds (``--rounds``), so a
 noisy machine slows all of them alike; the table gives each one's tokens/s, its share of prefill
 tokens/s, and its speed-up over TRL, with medians over the rounds.
@@ -33,9 +34,9 @@ def _settings(args: argparse.Namespace, config: str, out: str) -> Any:
     from ieforge.train.common import LoraSettings, load_trainable
     from ieforge.train.sft import SFTSettings
 
-    name, _, flag = config.partition(":")
-    lora = LoraSettings(dropout=0.05 if flag == "drop" or name == "trl" else 0.0)
-    if flag == "half":
+    name, *flags = config.split(":")
+    lora = LoraSettings(dropout=0.05 if "drop" in flags or name == "trl" else 0.0)
+    if "half" in flags:
         model, _ = load_trainable(args.model)
         lora.last_layers = int(model.config.num_hidden_layers) // 2
         del model
@@ -56,26 +57,49 @@ def _settings(args: argparse.Namespace, config: str, out: str) -> Any:
         batch_size=int(batch or 1),
         lora_settings=lora,
         max_length=min(512, int(tokens)),
-        logging_steps=10**6,
+        logging_steps=1,
+        compile="compile" in flags,
     )
 
 
 def train_worker(args: argparse.Namespace) -> dict[str, Any]:
+    import ieforge.train.sft as sft_module
     from ieforge.models import set_threads
     from ieforge.train.sft import train_sft
 
     set_threads(args.threads)
+    steps: list[tuple[float, int]] = []  # (seconds, tokens) of each training step
+    packed_trainer = sft_module.trainer_class
+
+    def timed_trainer() -> type:
+        class Timed(packed_trainer()):  # type: ignore[misc]
+            def training_step(self, model: Any, inputs: dict[str, Any], *rest: Any, **kw: Any) -> Any:
+                t0 = time.perf_counter()
+                loss = super().training_step(model, inputs, *rest, **kw)
+                steps.append((time.perf_counter() - t0, int(inputs["input_ids"].numel())))
+                return loss
+
+        return Timed
+
+    sft_module.trainer_class = timed_trainer
     with tempfile.TemporaryDirectory() as tmp:
         folder = train_sft(_settings(args, args.config, tmp))
         record = json.loads((folder / "ieforge-train.json").read_text())
     data = record["data"]
-    return {
+    result = {
         "config": args.config,
         "tokens": data["tokens"],
         "examples": data["examples"],
         "seconds": record["train_seconds"],
         "tokens_per_s": data["tokens"] / record["train_seconds"],
     }
+    if "compile" in args.config and len(steps) > 1:
+        # steady state: the steps after the first, which compiles; rows are padded to one width, so
+        # the conversations' own tokens are counted in proportion
+        rest = sum(t for t, _ in steps[1:])
+        share = sum(n for _, n in steps[1:]) / sum(n for _, n in steps)
+        result |= {"compile_seconds": steps[0][0], "tokens_per_s": data["tokens"] * share / rest}
+    return result
 
 
 def prefill_worker(args: argparse.Namespace) -> dict[str, Any]:

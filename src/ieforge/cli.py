@@ -1569,6 +1569,9 @@ def train_sft_command(
     lora_last_layers: Annotated[
         int | None, typer.Option(help="adapt only the last N layers (faster backward pass)")
     ] = None,
+    compile: Annotated[
+        bool, typer.Option("--compile", help="torch.compile the model when packing (minutes, then faster)")
+    ] = False,
 ) -> None:
     """Supervised fine-tuning on a corpus (loss on assistant turns only); resumes from checkpoints."""
     from ieforge.train.common import LoraSettings
@@ -1596,6 +1599,7 @@ def train_sft_command(
         dtype=dtype,
         packing=packing,
         pack_tokens=pack_tokens,
+        compile=compile,
     )
     try:
         folder = train_sft(settings)

@@ -73,11 +73,13 @@ class PackedCollator:
     segment of its own, which no loss reads) and the flat indices and targets of the trained tokens."""
 
     pad_token_id: int
+    width: int | None = None
+    """pad every row to this many tokens (a compiled model then sees one shape); None: the longest row"""
 
     def __call__(self, rows: list[dict[str, list[int]]]) -> dict[str, Any]:
         import torch
 
-        width = max(len(r["input_ids"]) for r in rows)
+        width = max(self.width or 0, *(len(r["input_ids"]) for r in rows))
         ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
         positions = torch.zeros((len(rows), width), dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.bool)
@@ -118,12 +120,13 @@ def packed_loss(model: Any, batch: dict[str, Any], num_items: Any = None) -> Any
     return total / count
 
 
-def fit_for_training(model: Any, *, bf16: bool) -> None:
+def fit_for_training(model: Any, *, bf16: bool, compile: bool = False) -> None:
     """Settings measured faster for LoRA training on a CPU (benchmarks/README.md, "Training
     throughput"): eager attention (torch's CPU SDPA backward took 20% of a step) and, under bf16
     autocast, LoRA layers that take their bf16 input as it is instead of copying it to the adapters'
     float32 (autocast computes the adapter products in bf16; the adapters' weights and optimizer stay
-    float32)."""
+    float32). ``compile``: the backbone compiled by torch.compile, which fuses the element-wise work of
+    the forward and backward passes."""
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     on_cpu = next(base.parameters()).device.type == "cpu"
@@ -133,6 +136,10 @@ def fit_for_training(model: Any, *, bf16: bool) -> None:
         for module in model.modules():
             if hasattr(module, "lora_A"):
                 module.cast_input_dtype_enabled = False
+    if compile:
+        # in place (parameter names unchanged, so checkpoints and adapters are saved as usual); rows of
+        # one width give one graph, compiled once per process (about 2 minutes for SmolLM2)
+        base.base_model.compile(dynamic=False)
 
 
 def trainer_class() -> type:

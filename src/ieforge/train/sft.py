@@ -42,6 +42,8 @@ class SFTSettings(TrainSettings):
     trained positions: :mod:`ieforge.train.packing`); False: TRL's SFTTrainer on padded batches"""
     pack_tokens: int = 1024
     """tokens per packed row; ``batch_size`` counts rows when packing"""
+    compile: bool = False
+    """compile the model's backbone (torch.compile) when packing: minutes to compile, then faster steps"""
 
 
 def sft_dataset(settings: SFTSettings, tokenizer: Any) -> tuple[Any, dict[str, int]]:
@@ -123,13 +125,13 @@ def _train_packed(
     arguments = trainer_arguments(settings, lora_lr=2e-4, full_lr=2e-5, warmup=0.03)
     if settings.bf16 is None:  # bf16 autocast wherever the hardware has it, whatever the weights' dtype
         arguments["bf16"] = bf16_available()
-    fit_for_training(model, bf16=arguments["bf16"])
+    fit_for_training(model, bf16=arguments["bf16"], compile=settings.compile)
     args = TrainingArguments(**arguments, remove_unused_columns=False)
     trainer = trainer_class()(
         model=model,
         args=args,
         train_dataset=Dataset.from_list(rows),
-        data_collator=PackedCollator(pad),
+        data_collator=PackedCollator(pad, width=settings.pack_tokens if settings.compile else None),
         processing_class=tokenizer,
     )
     return train_and_save(trainer, tokenizer, settings, "sft", packing=settings.pack_tokens, **facts)
