@@ -20,6 +20,10 @@ BASE=${BASE:-qwen2.5-coder-0.5b}
 PILOT=${PILOT:-600}
 PILOT_BASES=${PILOT_BASES:-smollm2-135m qwen2.5-coder-0.5b}
 SAVE=${SAVE:-50}
+# one packed row of 1024 tokens per forward pass, four per optimizer step: the compiled backward of four
+# rows at once held 6.9 GB for SmolLM2
+BATCH=${BATCH:-1}
+ACCUM=${ACCUM:-4}
 N_DEV=${N_DEV:-50}
 OUT=benchmarks/results
 mkdir -p "$RUN" "$OUT"
@@ -30,7 +34,8 @@ source benchmarks/common.sh
 sft() {  # sft OUT [ieforge train sft options...]
   local out=$1
   shift
-  ieforge train sft --corpus "$RUN/train.jsonl" --out "$out" --save-steps "$SAVE" --seed 0 --compile "$@"
+  ieforge train sft --corpus "$RUN/train.jsonl" --out "$out" --save-steps "$SAVE" --seed 0 --compile \
+    --batch-size "$BATCH" --grad-accum "$ACCUM" "$@"
 }
 
 eval_dev() {  # eval_dev NAME MODEL
@@ -40,6 +45,8 @@ eval_dev() {  # eval_dev NAME MODEL
     --data ncbi_disease="$D/ncbi_disease/devel.tsv" --data bc5cdr="$D/bc5cdr/devel.tsv"
   timed "eval-dev-re-$1" python benchmarks/re_qa4re.py --dataset fewrel --per-relation 10 --models "$2" \
     --configs qa4re-letters,vanilla --data-dir "$D" --out "$OUT/ie_model_dev_re_$1.json"
+  # the reports name the model by its folder: this machine's folders stay out of the repository
+  sed -i "s|$RUN/|\$RUN/|g" "$OUT/ie_model_dev_ner_$1.json" "$OUT/ie_model_dev_re_$1.json"
 }
 
 for step in $steps; do
