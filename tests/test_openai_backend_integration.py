@@ -174,7 +174,13 @@ def test_ner_and_relations_end_to_end(small_backend: Backend, port: int) -> None
         "Bill Gates founded Microsoft.", head="Microsoft", tail="Bill Gates", schema="tacred",
         head_type="ORGANIZATION", tail_type="PERSON",
     )  # fmt: skip
-    assert rel.label == ref.label
+    # the same option probabilities; the chosen label is the local one or ties with it (SmolLM2 gives
+    # no_relation and org:top_members/employees the same probability to 1e-5 here, so bf16 rounding on
+    # either side may pick either)
+    assert rel.options.keys() == ref.options.keys()
+    for label, p in ref.options.items():
+        assert rel.options[label] == pytest.approx(p, abs=1e-3), label
+    assert ref.options[rel.label] == pytest.approx(ref.score, abs=1e-3)
     assert rel.score == pytest.approx(ref.score, abs=1e-3)
 
 

@@ -277,4 +277,4 @@ def test_cli_rejects_permutations_without_a_scored_reading() -> None:
     result = CliRunner().invoke(
         app, ["re", "The <e1>key</e1> was in a <e2>box</e2>.", "--reading", "generate", "--permutations", "2"]
     )
-    assert result.exit_code != 0 and "--permutations" in result.output
+    assert result.exit_code != 0 and "permutations" in result.output
