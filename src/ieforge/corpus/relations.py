@@ -25,7 +25,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 
@@ -224,20 +224,7 @@ def with_exclusions(cases: list[RelationCase]) -> list[RelationCase]:
     out = []
     for c in cases:
         others = held.get((c.head.text.casefold(), c.tail.text.casefold()), set()) - set(c.labels)
-        out.append(
-            RelationCase(
-                id=c.id,
-                text=c.text,
-                head=c.head,
-                tail=c.tail,
-                labels=c.labels,
-                head_type=c.head_type,
-                tail_type=c.tail_type,
-                exclude=frozenset(others) | c.exclude,
-                near=c.near,
-                none_by_omission=c.none_by_omission,
-            )
-        )
+        out.append(replace(c, exclude=frozenset(others) | c.exclude))
     return out
 
 
